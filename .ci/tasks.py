@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""One entry point for every job on the book, each doing its own set-up.
+
+    python3 .ci/tasks.py book      # build the public book into _build/html (executes every chapter)
+    python3 .ci/tasks.py test      # every test: unit, doctests, notebooks (nbmake), sync, book build
+    python3 .ci/tasks.py student   # student edition: _build/student/html + student/*.ipynb
+    python3 .ci/tasks.py oldest    # unit tests + doctests against the oldest jax/numpy we claim
+
+Needs only a Python >= 3.10 with `venv`. The first run creates `.venv/` in the repository
+and installs `requirements.txt` and the package (editable) into it; later runs reuse it
+and reinstall only when `requirements.txt` or `pyproject.toml` changed. Nothing is
+downloaded after that: building and testing work offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IS_WINDOWS = os.name == "nt"
+
+# Oldest versions the package claims to support (pyproject.toml lower bounds; Colab 2026.01).
+OLDEST = ["jax==0.7.2", "jaxlib==0.7.2", "numpy==2.0.2", "scipy==1.14.1", "pytest==9.2.0",
+          "statsmodels==0.14.4", "mpmath==1.4.1"]
+
+
+def _bin(env: Path, name: str) -> Path:
+    return env / ("Scripts" if IS_WINDOWS else "bin") / (name + (".exe" if IS_WINDOWS else ""))
+
+
+def _run(*cmd, env=None, **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True, env=env, **kw)
+
+
+def ensure_env(name: str = ".venv", requirements: list[str] | None = None) -> Path:
+    """Create (or refresh) a virtual environment and return its python executable."""
+    env = ROOT / name
+    req_args = requirements or ["-r", "requirements.txt"]
+    stamp_src = " ".join(req_args).encode()
+    for f in ("requirements.txt", "pyproject.toml"):
+        stamp_src += (ROOT / f).read_bytes()
+    stamp = hashlib.sha256(stamp_src).hexdigest()
+    stamp_file = env / ".installed"
+    python = _bin(env, "python")
+    if python.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return python
+    if not python.exists():
+        print(f"Creating virtual environment {name}/ ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(env)
+    _run(python, "-m", "pip", "install", "-q", "--upgrade", "pip")
+    _run(python, "-m", "pip", "install", "-q", *req_args)
+    _run(python, "-m", "pip", "install", "-q", "--no-deps", "-e", ".")
+    stamp_file.write_text(stamp)
+    return python
+
+
+def _clean_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    env["JAX_PLATFORMS"] = env.get("JAX_PLATFORMS", "cpu")
+    return env
+
+
+def build_book(python: Path, config: str | None = None, out: str = "_build") -> None:
+    """Build the book with warnings as errors (-W -n); a failing cell fails the build."""
+    args = [python, "-m", "jupyter_book", "build", ".", "--path-output", out, "-W", "-n",
+            "--keep-going"]
+    if config:
+        args += ["--config", config]
+    _run(*args, env=_clean_env())
+
+
+def cmd_book() -> None:
+    build_book(ensure_env())
+    print(f"\nThe book is in {ROOT / '_build' / 'html' / 'index.html'}")
+
+
+def cmd_test(extra: list[str]) -> None:
+    python = ensure_env()
+    _run(python, "-m", "pytest", "-n", "2", "--dist", "loadfile", "-p", "no:cacheprovider",
+         "--nbmake", "--nbmake-timeout=600", "tests", "coupling_tutorial", "book",
+         *extra, env=_clean_env())
+
+
+def cmd_oldest(extra: list[str]) -> None:
+    python = ensure_env(".venv-oldest", OLDEST)
+    _run(python, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not book",
+         "tests", "coupling_tutorial", *extra, env=_clean_env())
+
+
+def cmd_student() -> None:
+    python = ensure_env()
+    _run(python, ".ci/student_edition.py", env=_clean_env())
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"book", "test", "student", "oldest"}:
+        print(__doc__)
+        return 2
+    try:
+        {"book": lambda: cmd_book(),
+         "test": lambda: cmd_test(argv[1:]),
+         "oldest": lambda: cmd_oldest(argv[1:]),
+         "student": lambda: cmd_student()}[argv[0]]()
+    except subprocess.CalledProcessError as err:
+        return err.returncode or 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

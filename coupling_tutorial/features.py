@@ -1,0 +1,221 @@
+r"""From spike counts to a causal design matrix, and from coefficients back to filters.
+
+The coupling-array conventions of the whole package meet here:
+
+* **design matrix** ``X``: ``(n_samples, n_neurons * n_basis)``, *neuron-major* columns:
+  column ``j * n_basis + k`` is neuron ``j``'s counts convolved with basis function ``k``.
+* **fitted coefficients** ``coef``: ``(n_neurons * n_basis, n_receivers)``, one column per
+  receiving neuron (what :class:`coupling_tutorial.glm.PopulationGLM` stores in ``coef_``).
+* **split coefficients**: ``(n_senders, n_basis, n_receivers)`` from :func:`split_coupling`.
+* **simulation coefficients**: ``(n_receivers, n_senders, n_basis)``, what
+  :func:`coupling_tutorial.simulate.simulate_recurrent` takes;
+  :func:`to_simulation_layout` converts.
+* **filters**: ``(window_size, n_receivers, n_senders)`` from :func:`coupling_filters`.
+
+These are the same numbers in different orders:
+``split[j, k, i] == coef[j * n_basis + k, i] == simulation[i, j, k]``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from ._validation import as_array, check_counts, check_finite, check_int, check_mask
+
+__all__ = [
+    "coupling_features",
+    "split_coupling",
+    "to_simulation_layout",
+    "coupling_filters",
+    "coupling_mask_to_feature_mask",
+]
+
+
+@partial(jax.jit, static_argnames=())
+def _causal_convolve(counts, basis):
+    """Jitted core of :func:`coupling_features` (shapes already checked)."""
+    n_samples, n_neurons = counts.shape
+    window_size, n_basis = basis.shape
+    # x[i] = counts[i - ws] for i >= ws, else 0; a *valid* cross-correlation of x with the
+    # time-reversed basis then gives out[t] = sum_l counts[t - 1 - l] * basis[l].
+    x = jnp.concatenate([jnp.zeros((window_size, n_neurons), counts.dtype), counts[:-1]])
+    kernel = jnp.flip(basis, axis=0)  # (ws, K)
+    # one group per neuron, n_basis outputs each -> out channel j*K + k (neuron-major)
+    rhs = jnp.tile(kernel, (1, n_neurons))[:, None, :]  # (ws, 1, N*K), 'WIO'
+    out = jax.lax.conv_general_dilated(
+        x[None],  # (1, T + ws - 1, N), 'NWC'
+        rhs,
+        window_strides=(1,),
+        padding="VALID",
+        dimension_numbers=("NWC", "WIO", "NWC"),
+        feature_group_count=n_neurons,
+        precision=jax.lax.Precision.HIGHEST,
+    )[0]
+    return out.at[:window_size].set(jnp.nan)
+
+
+def coupling_features(counts, basis):
+    r"""Causal convolution of spike counts with a basis: the coupling design matrix.
+
+    .. math::
+
+        X[t,\; j K + k] = \sum_{\ell=0}^{W-1} y[t-1-\ell,\, j]\; B[\ell, k],
+
+    so bin :math:`t` sees only bins strictly before it (a neuron's spike in bin :math:`t`
+    cannot explain itself). The first :math:`W` rows, whose window would reach before
+    the recording, are NaN; :class:`coupling_tutorial.glm.PopulationGLM` drops NaN rows.
+    Identical to NeMoS's ``compute_features`` of a ``Conv`` basis.
+
+    Parameters
+    ----------
+    counts : array_like, shape ``(n_samples, n_neurons)``
+        Spike counts, finite and non-negative (a 1-D array is one neuron).
+    basis : array_like, shape ``(window_size, n_basis)``
+        Row 0 is lag 1 (the most recent bin).
+
+    Returns
+    -------
+    jax.Array, shape ``(n_samples, n_neurons * n_basis)``
+        Neuron-major columns: ``j * n_basis + k``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> y = jnp.array([[0.], [1.], [0.], [0.], [2.]])
+    >>> X = ct.coupling_features(y, ct.history_basis(2))
+    >>> X.tolist()  # columns: lag 1, lag 2
+    [[nan, nan], [nan, nan], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    """
+    counts = as_array(counts, "counts", ndim=(1, 2))
+    if counts.ndim == 1:
+        counts = counts[:, None]
+    basis = as_array(basis, "basis", ndim=2)
+    check_counts(counts, "counts")
+    check_finite(basis, "basis")
+    window_size = basis.shape[0]
+    if counts.shape[0] <= window_size:
+        raise ValueError(
+            f"`counts` must have more samples than the basis window ({window_size}); "
+            f"got {counts.shape[0]}."
+        )
+    dtype = jnp.result_type(float)
+    return _causal_convolve(counts.astype(dtype), basis.astype(dtype))
+
+
+def split_coupling(coef, n_basis: int):
+    r"""Split a fitted coefficient matrix into sender x basis x receiver.
+
+    Parameters
+    ----------
+    coef : array_like, shape ``(n_senders * n_basis, n_receivers)``
+        Coupling coefficients as stored by a fitted population GLM (neuron-major rows).
+    n_basis : int
+        Number of basis functions per sender.
+
+    Returns
+    -------
+    jax.Array, shape ``(n_senders, n_basis, n_receivers)``
+        ``out[j, k, i] = coef[j * n_basis + k, i]``: the weight of basis function ``k``
+        in the filter from sender ``j`` to receiver ``i``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> coef = jnp.arange(12.0).reshape(6, 2)  # 3 senders x 2 basis, 2 receivers
+    >>> ct.split_coupling(coef, 2)[1, 0, 1] == coef[2, 1]
+    Array(True, dtype=bool)
+    """
+    n_basis = check_int(n_basis, "n_basis")
+    coef = as_array(coef, "coef", ndim=2)
+    if coef.shape[0] % n_basis:
+        raise ValueError(
+            f"`coef` must have a multiple of n_basis={n_basis} rows (n_senders * n_basis); "
+            f"got {coef.shape[0]} rows."
+        )
+    return coef.reshape(coef.shape[0] // n_basis, n_basis, coef.shape[1])
+
+
+def to_simulation_layout(split_coef):
+    r"""Reorder split coefficients for simulation: ``(S, K, R)`` -> ``(R, S, K)``.
+
+    Parameters
+    ----------
+    split_coef : array_like, shape ``(n_senders, n_basis, n_receivers)``
+
+    Returns
+    -------
+    jax.Array, shape ``(n_receivers, n_senders, n_basis)``
+        ``out[i, j, k] = split_coef[j, k, i]``, the ``coupling_coef`` layout of
+        :func:`coupling_tutorial.simulate.simulate_recurrent` (and of NeMoS).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> ct.to_simulation_layout(jnp.zeros((3, 2, 4))).shape
+    (4, 3, 2)
+    """
+    split_coef = as_array(split_coef, "split_coef", ndim=3)
+    return jnp.transpose(split_coef, (2, 0, 1))
+
+
+def coupling_filters(split_coef, basis):
+    r"""Turn split coefficients back into filters on lags.
+
+    .. math:: h_{j\to i}[\ell] = \sum_k B[\ell, k]\, w[j, k, i]
+
+    Parameters
+    ----------
+    split_coef : array_like, shape ``(n_senders, n_basis, n_receivers)``
+    basis : array_like, shape ``(window_size, n_basis)``
+
+    Returns
+    -------
+    jax.Array, shape ``(window_size, n_receivers, n_senders)``
+        The layout :func:`coupling_tutorial.filters.regress_filter` takes.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> B = ct.raised_cosine_log_basis(4, 30)
+    >>> ct.coupling_filters(jnp.ones((3, 4, 2)), B).shape
+    (30, 2, 3)
+    """
+    split_coef = as_array(split_coef, "split_coef", ndim=3)
+    basis = as_array(basis, "basis", ndim=2)
+    if split_coef.shape[1] != basis.shape[1]:
+        raise ValueError(
+            f"`split_coef` axis 1 (n_basis) must equal the number of basis columns "
+            f"{basis.shape[1]}; got {split_coef.shape[1]}."
+        )
+    return jnp.einsum("lk,jki->lij", basis, split_coef)
+
+
+def coupling_mask_to_feature_mask(mask, n_basis: int):
+    r"""Expand a sender x receiver connectivity map into a GLM feature mask.
+
+    Parameters
+    ----------
+    mask : array_like of 0/1, shape ``(n_senders, n_receivers)``
+        ``mask[j, i] = 1`` lets receiver ``i`` use sender ``j``'s history.
+    n_basis : int
+        Number of basis functions per sender.
+
+    Returns
+    -------
+    jax.Array, shape ``(n_senders * n_basis, n_receivers)``
+        Row ``j * n_basis + k`` repeats ``mask[j]``, matching the neuron-major columns of
+        :func:`coupling_features`.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> ct.coupling_mask_to_feature_mask(jnp.array([[0, 1], [1, 0]]), 2).tolist()
+    [[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]
+    """
+    n_basis = check_int(n_basis, "n_basis")
+    m = as_array(mask, "mask", ndim=2)
+    m = check_mask(m, "mask", m.shape)
+    return jnp.repeat(m, n_basis, axis=0)
