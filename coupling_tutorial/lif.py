@@ -17,13 +17,17 @@ the same spikes.
 
 from __future__ import annotations
 
+import functools
+import math
+import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
-from ._validation import as_array, check_finite, check_int, check_positive
+from ._validation import _describe, as_array, check_finite, check_int, check_positive
 
 __all__ = [
     "LIFResult",
@@ -33,6 +37,91 @@ __all__ = [
     "simulate_brunel",
     "simulate_lif_neuron",
 ]
+
+
+# --------------------------------------------------------------------------------------
+# Private helpers
+# --------------------------------------------------------------------------------------
+_SPIKE_BLOCK = 8  # source rows scatter-added per inner-loop iteration
+
+
+def _as_key(key):
+    """Return ``key`` as a new-style typed key; accept typed keys and raw uint32 keys."""
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"`key` must be a single PRNG key; got an array of {key.shape} keys.")
+        return key
+    msg = ("`key` must be a JAX PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)); "
+           f"got {_describe(key)}.")
+    if isinstance(key, (bool, int, float, str)) or key is None:
+        raise ValueError(msg)
+    try:
+        arr = np.asarray(key)
+    except Exception as err:  # a tracer or an odd object
+        raise ValueError(msg) from err
+    if arr.dtype != np.uint32 or arr.ndim != 1:
+        raise ValueError(msg)
+    try:
+        return jax.random.wrap_key_data(jnp.asarray(arr))
+    except Exception as err:
+        raise ValueError(msg) from err
+
+
+def _scalar(value, name, *, positive=None):
+    """A finite Python float; ``positive`` in {None, 'strict', 'nonneg'}."""
+    if positive is not None:
+        check_positive(value, name, strict=(positive == "strict"))
+    a = np.asarray(value)
+    if a.ndim != 0 or a.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must be a real number; got {_describe(value)}.")
+    if not np.isfinite(a):
+        raise ValueError(f"`{name}` must be finite; got {a.item()}.")
+    return float(a)
+
+
+def _n_steps(value, dt, name, *, exact, minimum):
+    """Number of time steps in ``value`` seconds (a multiple of ``dt`` if ``exact``)."""
+    ratio = value / dt
+    n = int(round(ratio))
+    if n < minimum:
+        what = "at least one time step" if minimum == 1 else "non-negative"
+        raise ValueError(f"`{name}` must be {what} (dt = {dt!r}); got {value!r}.")
+    if exact and abs(ratio - n) > 1e-6 * max(1.0, abs(ratio)):
+        raise ValueError(f"`{name}` must be a multiple of `dt` ({dt!r}); got {value!r}.")
+    return n
+
+
+def _check_thresholds(V_th, V_r):
+    V_th = _scalar(V_th, "V_th")
+    V_r = _scalar(V_r, "V_r")
+    if not V_th > V_r:
+        raise ValueError(f"`V_th` must be greater than `V_r` ({V_r!r}); got {V_th!r}.")
+    return V_th, V_r
+
+
+def _poisson_cdf_table(lam: float):
+    """Offset ``k_lo`` and CDF values ``P(X <= k)``, ``k = k_lo, k_lo+1, ...``, of Poisson(lam).
+
+    A count is drawn by inversion, ``k_lo + #{k : cdf_k < u}`` with ``u ~ U(0, 1)``; the
+    table covers all but ~1e-16 of the probability (below ``k_lo`` less than 1e-20).
+    """
+    if lam == 0.0:
+        return 0, np.zeros(0)
+    k_lo = max(0, int(math.floor(lam - 10.0 * math.sqrt(lam) - 10.0)))
+    k_hi = int(math.ceil(lam + 12.0 * math.sqrt(lam) + 40.0))
+    k = np.arange(0, k_hi + 1, dtype=np.float64)
+    log_pmf = k * math.log(lam) - lam - np.array([math.lgamma(x + 1.0) for x in k])
+    pmf = np.exp(log_pmf - log_pmf.max())
+    cdf = np.cumsum(pmf)
+    cdf = (cdf / cdf[-1])[k_lo:]  # normalised (lgamma's ~1e-13 error cancels); ends at 1
+    n_keep = int(np.searchsorted(cdf, 1.0 - 1e-16)) + 1
+    return k_lo, cdf[: min(n_keep, cdf.size)]
+
+
+def _poisson_counts(key, shape, k_lo, cdf, dtype):
+    """Poisson counts by inversion of the tabulated CDF (exact up to the table's ~1e-16)."""
+    u = jax.random.uniform(key, shape, dtype=dtype)
+    return k_lo + jnp.sum(cdf < u[..., None], axis=-1, dtype=jnp.int32)
 
 
 class Connectivity(NamedTuple):
@@ -175,7 +264,33 @@ def fixed_indegree_connectivity(key, n_exc: int, n_inh: int, c_exc: int, c_inh: 
     >>> int(conn.out_degree.sum()) == 100 * 10
     True
     """
-    raise NotImplementedError
+    key = _as_key(key)
+    n_exc = check_int(n_exc, "n_exc")
+    n_inh = check_int(n_inh, "n_inh")
+    c_exc = check_int(c_exc, "c_exc", minimum=0)
+    c_inh = check_int(c_inh, "c_inh", minimum=0)
+    n = n_exc + n_inh
+    if n * (c_exc + c_inh) >= 2**31:
+        raise ValueError(f"`n_exc`, `n_inh`, `c_exc`, `c_inh` must give fewer than 2**31 "
+                         f"synapses; got {n * (c_exc + c_inh)}.")
+    k_e, k_i = jax.random.split(key)
+    pre_e = jax.random.randint(k_e, (n, c_exc), 0, n_exc, dtype=jnp.int32)
+    pre_i = jax.random.randint(k_i, (n, c_inh), n_exc, n, dtype=jnp.int32)
+    pre = jnp.concatenate([pre_e, pre_i], axis=1)
+    # Transpose to a padded by-source table with a counting sort (numpy, O(synapses)).
+    src = np.asarray(pre).ravel()
+    out_degree = np.bincount(src, minlength=n).astype(np.int32)
+    max_out = max(int(out_degree.max(initial=0)), 1)
+    order = np.argsort(src, kind="stable")
+    src_sorted = src[order]
+    start = np.zeros(n, dtype=np.int64)
+    np.cumsum(out_degree[:-1], out=start[1:])
+    slot = np.arange(src.size, dtype=np.int64) - start[src_sorted]
+    targets = np.full((n + 1, max_out), n, dtype=np.int32)
+    c_tot = c_exc + c_inh
+    targets[src_sorted, slot] = (order // max(c_tot, 1)).astype(np.int32)
+    return Connectivity(pre=pre, targets=jnp.asarray(targets),
+                        out_degree=jnp.asarray(out_degree), n_exc=n_exc, n_inh=n_inh)
 
 
 def simulate_brunel(
@@ -287,10 +402,187 @@ def simulate_brunel(
     >>> import coupling_tutorial as ct
     >>> res = ct.simulate_brunel(jax.random.key(0), g=5.0, eta=2.0, n_exc=400, n_inh=100,
     ...                          t_sim=0.2, t_warmup=0.05)
-    >>> bool(10 < res.rate_exc < 80), res.population_rate.shape
-    (True, (2000,))
+    >>> res.population_rate.shape, res.spike_counts.shape
+    ((2000,), (500,))
+    >>> bool(res.rate_exc > 0 and res.spike_times.size == res.spike_counts.sum())
+    True
     """
-    raise NotImplementedError
+    key = _as_key(key)
+    g = _scalar(g, "g", positive="nonneg")
+    eta = _scalar(eta, "eta", positive="nonneg")
+    J = _scalar(J, "J", positive="strict")
+    tau_m = _scalar(tau_m, "tau_m", positive="strict")
+    tau_r = _scalar(tau_r, "tau_r", positive="nonneg")
+    dt = _scalar(dt, "dt", positive="strict")
+    V_th, V_r = _check_thresholds(V_th, V_r)
+    delay = _scalar(delay, "delay", positive="strict")
+    t_sim = _scalar(t_sim, "t_sim", positive="strict")
+    t_warmup = _scalar(t_warmup, "t_warmup", positive="nonneg")
+    delay_steps = _n_steps(delay, dt, "delay", exact=True, minimum=1)
+    ref_steps = _n_steps(tau_r, dt, "tau_r", exact=True, minimum=0)
+    n_meas = _n_steps(t_sim, dt, "t_sim", exact=False, minimum=1)
+    n_warm = _n_steps(t_warmup, dt, "t_warmup", exact=False, minimum=0)
+    n_steps = n_warm + n_meas
+    bin_steps = 1 if bin_size is None else _n_steps(
+        _scalar(bin_size, "bin_size", positive="strict"), dt, "bin_size", exact=False, minimum=1)
+    if bin_steps > n_meas:
+        raise ValueError(f"`bin_size` must be at most `t_sim` ({t_sim!r}); got {bin_size!r}.")
+
+    k_conn, k_init, k_ext = jax.random.split(key, 3)
+    if connectivity is None:
+        n_exc = check_int(n_exc, "n_exc")
+        n_inh = check_int(n_inh, "n_inh")
+        c_exc = max(1, round(0.1 * n_exc)) if c_exc is None else c_exc
+        c_inh = max(1, round(0.1 * n_inh)) if c_inh is None else c_inh
+        connectivity = fixed_indegree_connectivity(k_conn, n_exc, n_inh, c_exc, c_inh)
+    elif not isinstance(connectivity, Connectivity):
+        raise ValueError(f"`connectivity` must be a Connectivity from "
+                         f"fixed_indegree_connectivity; got {_describe(connectivity)}.")
+    else:
+        n_exc, n_inh = connectivity.n_exc, connectivity.n_inh
+        c_exc = int(jnp.sum(connectivity.pre[0] < n_exc))
+    n = n_exc + n_inh
+    if c_exc < 1:
+        raise ValueError(f"`c_exc` must be an integer >= 1 (it also sets the external "
+                         f"drive); got {c_exc}.")
+
+    dtype = jnp.result_type(float)
+    nu_thr = V_th / (J * c_exc * tau_m)
+    nu_ext = eta * nu_thr
+    lam = c_exc * nu_ext * dt
+    k_lo, cdf = _poisson_cdf_table(lam)
+
+    if v_init is None:
+        v0 = jax.random.uniform(k_init, (n,), dtype=dtype, minval=V_r, maxval=V_th)
+    else:
+        v0 = check_finite(as_array(v_init, "v_init", ndim=1, dtype=dtype), "v_init")
+        if v0.shape != (n,):
+            raise ValueError(f"`v_init` must have shape ({n},); got shape {v0.shape}.")
+    if external_input is None:
+        ext = None
+    else:
+        ext = check_finite(as_array(external_input, "external_input", ndim=2, dtype=dtype),
+                           "external_input")
+        if ext.shape != (n_steps, n):
+            raise ValueError(f"`external_input` must have shape ({n_steps}, {n}) "
+                             f"(warm-up + measurement steps, neurons); got shape {ext.shape}.")
+    if record_v is None:
+        rec_idx = jnp.zeros(0, dtype=jnp.int32)
+    else:
+        rec = np.atleast_1d(np.asarray(record_v))
+        if rec.ndim != 1 or rec.dtype.kind not in "iu" or np.any(rec < 0) or np.any(rec >= n):
+            raise ValueError(f"`record_v` must be neuron indices in [0, {n}); "
+                             f"got {_describe(record_v)}.")
+        rec_idx = jnp.asarray(rec, dtype=jnp.int32)
+    rec_cap = max(64, n // 20) if max_spikes_per_step is None else check_int(
+        max_spikes_per_step, "max_spikes_per_step")
+    rec_cap = min(rec_cap, n)
+
+    weights = jnp.concatenate([jnp.full(n_exc, J, dtype), jnp.full(n_inh, -g * J, dtype),
+                               jnp.zeros(1, dtype)])
+    out = _brunel_scan(
+        k_ext, v0, connectivity.targets, weights, jnp.asarray(math.exp(-dt / tau_m), dtype),
+        jnp.asarray(V_th, dtype), jnp.asarray(V_r, dtype), jnp.asarray(J, dtype),
+        jnp.asarray(cdf, dtype), ext, rec_idx,
+        n_exc=n_exc, n_steps=n_steps, n_warm=n_warm, k_lo=k_lo, delay_steps=delay_steps,
+        ref_steps=ref_steps, rec_cap=rec_cap if record_spikes else 0)
+    counts, n_e, n_i, ids, v_trace = jax.device_get(out)
+
+    t_meas = n_meas * dt
+    counts = np.asarray(counts)
+    n_e = np.asarray(n_e[n_warm:], dtype=np.int64)
+    n_i = np.asarray(n_i[n_warm:], dtype=np.int64)
+    n_bins = n_meas // bin_steps
+    n_e_b = n_e[: n_bins * bin_steps].reshape(n_bins, bin_steps).sum(1)
+    n_i_b = n_i[: n_bins * bin_steps].reshape(n_bins, bin_steps).sum(1)
+    width = bin_steps * dt
+    dropped = 0
+    if record_spikes:
+        ids = np.asarray(ids[n_warm:])
+        step, col = np.nonzero(ids < n)
+        spike_ids = ids[step, col].astype(np.int64)
+        spike_times = (n_warm + step + 1) * dt
+        dropped = int(np.maximum(n_e + n_i - rec_cap, 0).sum())
+        if dropped:
+            warnings.warn(f"{dropped} spikes were not recorded (more than "
+                          f"max_spikes_per_step={rec_cap} in a step); rates are unaffected. "
+                          "Raise `max_spikes_per_step` to record them all.", stacklevel=2)
+    else:
+        spike_ids = np.zeros(0, dtype=np.int64)
+        spike_times = np.zeros(0)
+    return LIFResult(
+        rate_exc=float(counts[:n_exc].sum() / (n_exc * t_meas)),
+        rate_inh=float(counts[n_exc:].sum() / (n_inh * t_meas)),
+        spike_counts=counts,
+        spike_times=spike_times,
+        spike_ids=spike_ids,
+        population_rate=(n_e_b + n_i_b) / (n * width),
+        population_rate_exc=n_e_b / (n_exc * width),
+        population_rate_inh=n_i_b / (n_inh * width),
+        bin_times=(n_warm + np.arange(n_bins) * bin_steps) * dt,
+        bin_size=width,
+        n_spikes_dropped=dropped,
+        v_trace=None if record_v is None else np.asarray(v_trace),
+        nu_ext=nu_ext,
+        nu_thr=nu_thr,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "n_exc", "n_steps", "n_warm", "k_lo", "delay_steps", "ref_steps", "rec_cap"))
+def _brunel_scan(k_ext, v0, targets, weights, decay, V_th, V_r, J, cdf, ext, rec_idx, *,
+                 n_exc, n_steps, n_warm, k_lo, delay_steps, ref_steps, rec_cap):
+    """The time loop of :func:`simulate_brunel` (one compiled ``lax.scan``)."""
+    n = v0.shape[0]
+    dtype = v0.dtype
+    block = _SPIKE_BLOCK
+    n_rows = targets.shape[0]  # n + 1 (the last row is padding)
+
+    def propagate(spike):
+        # Sorted indices of the neurons that spiked, padded with n (an all-padding row).
+        idx = jnp.nonzero(spike, size=n + block, fill_value=n)[0].astype(jnp.int32)
+        n_spk = jnp.sum(spike, dtype=jnp.int32)
+
+        def body(c, buf):
+            rows = lax.dynamic_slice(idx, (c * block,), (block,))
+            tg = targets[rows]  # (block, max_out), padding -> n
+            w = jnp.broadcast_to(weights[rows][:, None], tg.shape)
+            return buf.at[tg].add(w, indices_are_sorted=False, unique_indices=False)
+
+        buf = lax.fori_loop(0, (n_spk + block - 1) // block, body,
+                            jnp.zeros(n_rows, dtype))
+        return buf, idx
+
+    def step(carry, xs):
+        V, ref, ring, counts = carry
+        if ext is None:
+            t = xs
+            n_ext = _poisson_counts(jax.random.fold_in(k_ext, t), (n,), k_lo, cdf, dtype)
+            inp = J * n_ext.astype(dtype)
+        else:
+            t, inp = xs
+        slot = t % delay_steps
+        syn = lax.dynamic_index_in_dim(ring, slot, keepdims=False)[:n]
+        active = ref == 0
+        V = jnp.where(active, V * decay + syn + inp, V_r)
+        ref = jnp.where(active, ref, ref - 1)
+        spike = active & (V >= V_th)
+        V = jnp.where(spike, V_r, V)
+        ref = jnp.where(spike, ref_steps, ref)
+        # Emitted now, arriving delay_steps later: that is this very slot (just read).
+        buf, idx = propagate(spike)
+        ring = lax.dynamic_update_index_in_dim(ring, buf, slot, 0)
+        counts = counts + (spike & (t >= n_warm)).astype(jnp.int32)
+        out = (jnp.sum(spike[:n_exc], dtype=jnp.int32), jnp.sum(spike[n_exc:], dtype=jnp.int32),
+               idx[:rec_cap], V[rec_idx])
+        return (V, ref, ring, counts), out
+
+    carry0 = (v0, jnp.zeros(n, jnp.int32), jnp.zeros((delay_steps, n_rows), dtype),
+              jnp.zeros(n, jnp.int32))
+    ts = jnp.arange(n_steps, dtype=jnp.int32)
+    (_, _, _, counts), (n_e, n_i, ids, v_trace) = lax.scan(
+        step, carry0, ts if ext is None else (ts, ext))
+    return counts, n_e, n_i, ids, v_trace
 
 
 def simulate_lif_neuron(
@@ -371,4 +663,63 @@ def simulate_lif_neuron(
     >>> res.rates.round(1).tolist()  # period 2 ms + 11.0 ms = 13 ms
     [77.0, 77.0]
     """
-    raise NotImplementedError
+    key = _as_key(key)
+    tau_m = _scalar(tau_m, "tau_m", positive="strict")
+    tau_r = _scalar(tau_r, "tau_r", positive="nonneg")
+    dt = _scalar(dt, "dt", positive="strict")
+    V_th, V_r = _check_thresholds(V_th, V_r)
+    t_sim = _scalar(t_sim, "t_sim", positive="strict")
+    t_warmup = _scalar(t_warmup, "t_warmup", positive="nonneg")
+    n_neurons = check_int(n_neurons, "n_neurons")
+    ref_steps = _n_steps(tau_r, dt, "tau_r", exact=True, minimum=0)
+    n_meas = _n_steps(t_sim, dt, "t_sim", exact=False, minimum=1)
+    n_warm = _n_steps(t_warmup, dt, "t_warmup", exact=False, minimum=0)
+    dtype = jnp.result_type(float)
+    mu = check_finite(as_array(mu, "mu", dtype=dtype), "mu")
+    sigma = check_finite(as_array(sigma, "sigma", dtype=dtype), "sigma")
+    check_positive(sigma, "sigma", strict=False)
+    try:
+        shape = jnp.broadcast_shapes(mu.shape, sigma.shape)
+    except ValueError as err:
+        raise ValueError(f"`sigma` must broadcast against `mu` (shape {mu.shape}); got shape "
+                         f"{sigma.shape}.") from err
+    decay = math.exp(-dt / tau_m)
+    noise = math.sqrt(0.5 * -math.expm1(-2.0 * dt / tau_m))
+    counts = _lif_noise_scan(
+        key, jnp.broadcast_to(mu, shape)[..., None], jnp.broadcast_to(sigma, shape)[..., None],
+        jnp.asarray(decay, dtype), jnp.asarray(noise, dtype), jnp.asarray(V_th, dtype),
+        jnp.asarray(V_r, dtype), n_neurons=n_neurons, n_steps=n_warm + n_meas, n_warm=n_warm,
+        ref_steps=ref_steps)
+    t_meas = n_meas * dt
+    rates = counts / t_meas
+    return LIFNeuronResult(rate=rates.mean(-1),
+                           rates=rates,
+                           rate_sem=rates.std(-1, ddof=1) / math.sqrt(n_neurons)
+                           if n_neurons > 1 else jnp.full(shape, jnp.nan),
+                           spike_counts=counts)
+
+
+@functools.partial(jax.jit, static_argnames=("n_neurons", "n_steps", "n_warm", "ref_steps"))
+def _lif_noise_scan(key, mu, sigma, decay, noise, V_th, V_r, *, n_neurons, n_steps, n_warm,
+                    ref_steps):
+    """Time loop of :func:`simulate_lif_neuron` (exact OU step, threshold, reset, clamp)."""
+    shape = jnp.broadcast_shapes(mu.shape[:-1], sigma.shape[:-1]) + (n_neurons,)
+    dtype = decay.dtype
+    amp = sigma * noise
+
+    def step(carry, t):
+        V, ref, counts = carry
+        z = jax.random.normal(jax.random.fold_in(key, t), shape, dtype)
+        active = ref == 0
+        V = jnp.where(active, mu + (V - mu) * decay + amp * z, V_r)
+        ref = jnp.where(active, ref, ref - 1)
+        spike = active & (V >= V_th)
+        V = jnp.where(spike, V_r, V)
+        ref = jnp.where(spike, ref_steps, ref)
+        counts = counts + (spike & (t >= n_warm)).astype(jnp.int32)
+        return (V, ref, counts), None
+
+    carry0 = (jnp.full(shape, V_r, dtype), jnp.zeros(shape, jnp.int32),
+              jnp.zeros(shape, jnp.int32))
+    (_, _, counts), _ = lax.scan(step, carry0, jnp.arange(n_steps, dtype=jnp.int32))
+    return counts
