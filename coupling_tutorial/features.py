@@ -18,10 +18,9 @@ These are the same numbers in different orders:
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._validation import as_array, check_counts, check_finite, check_int, check_mask
 
@@ -34,26 +33,44 @@ __all__ = [
 ]
 
 
-@partial(jax.jit, static_argnames=())
+@jax.jit
 def _causal_convolve(counts, basis):
-    """Jitted core of :func:`coupling_features` (shapes already checked)."""
+    """Jitted core of :func:`coupling_features` (shapes already checked).
+
+    Direct (exact) convolution as blocked matrix products: for each neuron and each time
+    chunk of ``C`` bins, gather the ``(C, W)`` Hankel matrix of the preceding counts and
+    multiply it by the time-reversed basis ``(W, K)``. A chunk's Hankel matrix stays in
+    cache, so this runs at matrix-multiply speed (about 100x faster than ``lax.conv`` with
+    one feature group per neuron on a CPU). Unlike an FFT convolution it is exactly causal:
+    a count never leaks into earlier rows, not even by round-off. Peak memory is the
+    output plus one neuron's column block.
+    """
     n_samples, n_neurons = counts.shape
     window_size, n_basis = basis.shape
-    # x[i] = counts[i - ws] for i >= ws, else 0; a *valid* cross-correlation of x with the
-    # time-reversed basis then gives out[t] = sum_l counts[t - 1 - l] * basis[l].
-    x = jnp.concatenate([jnp.zeros((window_size, n_neurons), counts.dtype), counts[:-1]])
-    kernel = jnp.flip(basis, axis=0)  # (ws, K)
-    # one group per neuron, n_basis outputs each -> out channel j*K + k (neuron-major)
-    rhs = jnp.tile(kernel, (1, n_neurons))[:, None, :]  # (ws, 1, N*K), 'WIO'
-    out = jax.lax.conv_general_dilated(
-        x[None],  # (1, T + ws - 1, N), 'NWC'
-        rhs,
-        window_strides=(1,),
-        padding="VALID",
-        dimension_numbers=("NWC", "WIO", "NWC"),
-        feature_group_count=n_neurons,
-        precision=jax.lax.Precision.HIGHEST,
-    )[0]
+    chunk = min(4096, 1 << int(np.ceil(np.log2(n_samples))))
+    n_chunks = -(-n_samples // chunk)
+    padded = n_chunks * chunk
+    # x[i] = counts[i - W] (zeros before the recording), so rows i .. i + W - 1 of x are
+    # the window of bin i, oldest first; the flipped basis weighs them.
+    x = jnp.concatenate([jnp.zeros((window_size, n_neurons), counts.dtype), counts[:-1],
+                         jnp.zeros((padded - n_samples, n_neurons), counts.dtype)])
+    kernel = jnp.flip(basis, axis=0)
+    hankel_index = jnp.arange(chunk)[:, None] + jnp.arange(window_size)[None, :]
+
+    def one_neuron(j, out):
+        x_j = x[:, j]
+
+        def one_chunk(c, block):
+            segment = jax.lax.dynamic_slice(x_j, (c * chunk,), (chunk + window_size - 1,))
+            return jax.lax.dynamic_update_slice(block, segment[hankel_index] @ kernel,
+                                                (c * chunk, 0))
+
+        block = jax.lax.fori_loop(0, n_chunks, one_chunk,
+                                  jnp.zeros((padded, n_basis), counts.dtype))
+        return jax.lax.dynamic_update_slice(out, block[:n_samples], (0, j * n_basis))
+
+    out = jnp.zeros((n_samples, n_neurons * n_basis), counts.dtype)
+    out = jax.lax.fori_loop(0, n_neurons, one_neuron, out)
     return out.at[:window_size].set(jnp.nan)
 
 
