@@ -19,7 +19,9 @@ from .features import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
 from . import lif
 from .lif import *  # noqa: F401,F403
+from . import simulate
+from .simulate import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
-__all__ = filters.__all__ + features.__all__ + lif.__all__
+__all__ = filters.__all__ + features.__all__ + lif.__all__ + simulate.__all__

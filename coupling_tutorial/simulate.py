@@ -1,0 +1,1122 @@
+r"""The GLM as a generative network: recurrent simulation (Chapter 3).
+
+Two ways to write the same kind of model:
+
+* :func:`simulate_recurrent` takes coupling filters expressed in a basis, in the layout
+  ``coupling_coef`` ``(n_receivers, n_senders, n_basis)`` of NeMoS and of
+  :func:`coupling_tutorial.features.to_simulation_layout`. With the same key, link and
+  inputs it draws **the same spikes as** ``nemos.simulation.simulate_recurrent``
+  (per-step keys from ``jax.random.split(key, n_steps)``, ``jax.random.poisson``).
+  Differences, on purpose: the default inverse link is ``exp`` (the link of a fitted
+  Poisson GLM; NeMoS defaults to softplus), ``feedforward_input=None`` means coupling
+  only, the core is jitted (a second call with the same shapes does not recompile), and
+  runaway excitation raises :class:`RunawayError` instead of passing silently.
+* :class:`PoissonGLMNetwork` is the network model of spikeometric's ``PoissonGLM``
+  (Das & Fiete): a truncated exponential coupling kernel on a sparse graph,
+  ``W0[j, i]`` from source ``j`` to target ``i``. :func:`simulate_network` updates one
+  exponential trace per neuron (O(N) per step) and does one sparse product over the edges
+  per step, so memory is O(edges + T N), never O(edges T).
+
+Network generators (:func:`normal_network`, :func:`uniform_network`,
+:func:`mexican_hat_network`), a differentiable mean-field estimate of the stationary rate
+(:func:`mean_field_rate`) and gradient tuning of ``r`` and ``b`` (:func:`tune_network`)
+complete the module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._validation import (
+    _describe,
+    _is_traced,
+    as_array,
+    check_counts,
+    check_finite,
+    check_int,
+    check_positive,
+)
+
+__all__ = [
+    "RunawayError",
+    "simulate_recurrent",
+    "PoissonGLMNetwork",
+    "network_input",
+    "network_rate",
+    "simulate_network",
+    "network_as_recurrent",
+    "normal_network",
+    "uniform_network",
+    "mexican_hat_network",
+    "mean_field_rate",
+    "tune_network",
+]
+
+# Incremented each time a jitted core is *traced* (not when it runs): the tests use it to
+# check that a second call with the same shapes does not recompile.
+_TRACE_COUNTS = {"simulate_recurrent": 0, "simulate_network": 0}
+
+DEFAULT_MAX_RATE = 1000.0
+
+
+class RunawayError(RuntimeError):
+    """Raised when a simulated rate exceeds ``max_rate`` or stops being finite.
+
+    Attributes
+    ----------
+    step : int
+        The first time step (0-based, counted from the first returned bin) at which some
+        rate diverged.
+    neurons : list of int
+        The neurons whose rate diverged at that step.
+    spikes, rates : numpy.ndarray, shape ``(step + 1, n_neurons)``
+        The simulation up to and including the divergent step (no spikes are drawn at
+        that step), for inspection.
+    """
+
+    def __init__(self, message, step, neurons, spikes, rates):
+        super().__init__(message)
+        self.step = step
+        self.neurons = neurons
+        self.spikes = spikes
+        self.rates = rates
+
+
+# --------------------------------------------------------------------------------------
+# small private helpers
+# --------------------------------------------------------------------------------------
+def _check_key(key, name: str = "random_key"):
+    """Accept a typed key (``jax.random.key``) or a raw ``uint32[2]`` key (``PRNGKey``)."""
+    if isinstance(key, jax.Array) or isinstance(key, np.ndarray):
+        dtype = key.dtype
+        if jnp.issubdtype(dtype, jax.dtypes.prng_key) and key.shape == ():
+            return key
+        if dtype == jnp.uint32 and key.shape == (2,):
+            return key
+    raise ValueError(
+        f"`{name}` must be a JAX PRNG key (jax.random.key(seed) or "
+        f"jax.random.PRNGKey(seed)); got {_describe(key)}"
+        + (f" of dtype {key.dtype}" if hasattr(key, "dtype") else "")
+        + "."
+    )
+
+
+def _float():
+    return jnp.result_type(float)
+
+
+def _check_max_rate(max_rate):
+    if max_rate is None:
+        return jnp.asarray(jnp.inf, _float())
+    check_positive(max_rate, "max_rate")
+    return jnp.asarray(max_rate, _float())
+
+
+def _raise_runaway(first, bad, spikes, rates, what, advice):
+    step = int(first)
+    neurons = [int(i) for i in np.flatnonzero(np.asarray(bad))]
+    shown = ", ".join(map(str, neurons[:10])) + (", ..." if len(neurons) > 10 else "")
+    r = np.asarray(rates)[step, neurons]
+    kind = "became non-finite" if not np.all(np.isfinite(r)) else "exceeded max_rate"
+    raise RunawayError(
+        f"Runaway excitation: at step {step} the {what} of neuron(s) [{shown}] {kind} "
+        f"(max {np.nanmax(np.where(np.isnan(r), -np.inf, r)):.3g}). {advice}",
+        step,
+        neurons,
+        np.asarray(spikes)[: step + 1],
+        np.asarray(rates)[: step + 1],
+    )
+
+
+# --------------------------------------------------------------------------------------
+# simulate_recurrent: NeMoS's arithmetic, jitted, with a runaway guard
+# --------------------------------------------------------------------------------------
+@partial(jax.jit, static_argnames=("n_steps", "inverse_link_function"))
+def _recurrent_core(coupling_coef, feedforward_coef, feedforward_input, intercepts, key,
+                    basis, init_y, max_rate, n_steps, inverse_link_function):
+    """Jitted core of :func:`simulate_recurrent`; arguments already checked and cast.
+
+    Written op for op as NeMoS 0.2.9's scan so that the rates, and therefore the spikes,
+    are bit-identical; the runaway guard only adds selects that leave finite rates alone.
+    """
+    _TRACE_COUNTS["simulate_recurrent"] += 1
+    n_neurons = intercepts.shape[0]
+    subkeys = jax.random.split(key, num=n_steps)
+    coupling_flat = coupling_coef.reshape(n_neurons, -1)
+    basis_flipped = basis[::-1]  # hist[-1] (most recent) meets basis row 0
+    if feedforward_input is None:
+        ff = None
+    else:
+        ff = jnp.einsum("ik,tik->ti", feedforward_coef, feedforward_input)
+
+    def step(carry, inputs):
+        activity, first_bad, bad_neurons = carry
+        t, subkey = inputs[0], inputs[1]
+        conv_act = jnp.einsum("wn,wb->nb", activity, basis_flipped).reshape(-1)
+        eta = coupling_flat.dot(conv_act)
+        if ff is not None:
+            eta = eta + inputs[2]
+        rate = inverse_link_function(eta + intercepts)
+        bad = ~jnp.isfinite(rate) | (rate > max_rate)
+        newly = (first_bad < 0) & jnp.any(bad)
+        first_bad = jnp.where(newly, t, first_bad)
+        bad_neurons = jnp.where(newly, bad, bad_neurons)
+        alive = first_bad < 0
+        # no spikes from the divergent step on: counts stay counts, never garbage
+        new_act = jax.random.poisson(subkey, jnp.where(alive, rate, 0.0))
+        out_rate = jnp.where(alive | newly, rate, jnp.nan)
+        activity = jnp.vstack((activity[1:], new_act))
+        return (activity, first_bad, bad_neurons), (new_act, out_rate)
+
+    xs = (jnp.arange(n_steps), subkeys) if ff is None else (jnp.arange(n_steps), subkeys, ff)
+    init = (init_y, jnp.asarray(-1), jnp.zeros(n_neurons, bool))
+    (_, first_bad, bad_neurons), (spikes, rates) = jax.lax.scan(step, init, xs)
+    return spikes, rates, first_bad, bad_neurons
+
+
+def simulate_recurrent(
+    coupling_coef,
+    feedforward_coef,
+    intercepts,
+    random_key,
+    feedforward_input,
+    coupling_basis_matrix,
+    init_y,
+    inverse_link_function=jnp.exp,
+    *,
+    n_steps: int | None = None,
+    max_rate=DEFAULT_MAX_RATE,
+):
+    r"""Simulate a population GLM as a recurrent network, one bin at a time.
+
+    For each bin :math:`t`, with the last :math:`W` bins of activity :math:`y` (initially
+    ``init_y``, last row the most recent bin),
+
+    .. math::
+
+        \lambda_{t,i} = f\Big(\sum_{j}\sum_{k} w_{ijk} \sum_{\ell=0}^{W-1}
+            B[\ell, k]\, y_{t-1-\ell,\, j} \;+\; \sum_m v_{im}\, u_{t,i,m} \;+\; b_i\Big),
+        \qquad y_{t,i} \sim \mathrm{Poisson}(\lambda_{t,i}),
+
+    where :math:`f` is ``inverse_link_function``. The sample of bin :math:`t` uses the
+    :math:`t`-th key of ``jax.random.split(random_key, n_steps)``; with the same key, link
+    and inputs the spikes are identical to NeMoS's ``simulate_recurrent`` (which defaults
+    to softplus: pass ``jax.nn.softplus`` to reproduce a NeMoS call that relied on it).
+
+    The core is compiled once per shape: a second call with arrays of the same shapes
+    (and the same link and ``n_steps``) reuses the compiled scan.
+
+    Parameters
+    ----------
+    coupling_coef : array_like, shape ``(n_neurons, n_neurons, n_basis)``
+        ``coupling_coef[i, j, k]``: weight of basis function ``k`` in the filter from
+        sender ``j`` to receiver ``i`` (see :func:`coupling_tutorial.to_simulation_layout`).
+    feedforward_coef : array_like, shape ``(n_neurons, n_inputs)``, or None
+        Weights of the feedforward inputs. Ignored (may be None) when
+        ``feedforward_input`` is None.
+    intercepts : array_like, shape ``(n_neurons,)``
+    random_key : jax.Array
+        A PRNG key, typed (``jax.random.key``) or raw (``jax.random.PRNGKey``).
+    feedforward_input : array_like, shape ``(n_steps, n_neurons, n_inputs)``, or None
+        External input per bin. None: coupling only, and ``n_steps`` must be given.
+    coupling_basis_matrix : array_like, shape ``(window_size, n_basis)``
+        Row 0 is lag 1 (the most recent bin), as in :mod:`coupling_tutorial.filters`.
+    init_y : array_like, shape ``(window_size, n_neurons)``
+        Spike counts that start the simulation; the last row is the most recent bin.
+    inverse_link_function : callable
+        Maps the linear predictor to a non-negative rate (default ``jnp.exp``).
+    n_steps : int, optional
+        Number of bins; required when ``feedforward_input`` is None, otherwise it must
+        equal ``feedforward_input.shape[0]`` if given.
+    max_rate : float or None
+        Largest expected count per bin accepted (default 1000). A rate above it, or a
+        non-finite rate, raises :class:`RunawayError`. None keeps only the finiteness check.
+
+    Returns
+    -------
+    spikes : jax.Array of int, shape ``(n_steps, n_neurons)``
+    rates : jax.Array of float, shape ``(n_steps, n_neurons)``
+        Expected counts per bin, :math:`\lambda_{t,i}`.
+
+    Raises
+    ------
+    RunawayError
+        If some rate exceeds ``max_rate`` or becomes non-finite; the message gives the
+        step and the neurons.
+    ValueError
+        On inconsistent shapes, non-finite inputs or a bad key.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, coupling_tutorial as ct
+    >>> B = ct.raised_cosine_log_basis(3, 20)
+    >>> coef = -jnp.ones((2, 2, 3))          # every filter inhibitory
+    >>> spikes, rates = ct.simulate_recurrent(
+    ...     coef, None, jnp.zeros(2), jax.random.key(0), None, B,
+    ...     jnp.zeros((20, 2)), n_steps=100)
+    >>> spikes.shape, rates.shape
+    ((100, 2), (100, 2))
+    >>> bool(rates[0, 0] == 1.0)  # no history yet: exp(0)
+    True
+    """
+    dtype = _float()
+    random_key = _check_key(random_key)
+    intercepts = as_array(intercepts, "intercepts", ndim=1, dtype=dtype)
+    n_neurons = intercepts.shape[0]
+    coupling_coef = as_array(coupling_coef, "coupling_coef", ndim=3, dtype=dtype)
+    basis = as_array(coupling_basis_matrix, "coupling_basis_matrix", ndim=2, dtype=dtype)
+    init_y = as_array(init_y, "init_y", ndim=2, dtype=dtype)
+    if coupling_coef.shape[:2] != (n_neurons, n_neurons):
+        raise ValueError(
+            f"`coupling_coef` must have shape (n_neurons, n_neurons, n_basis) with "
+            f"n_neurons={n_neurons} (from `intercepts`); got shape {coupling_coef.shape}."
+        )
+    if coupling_coef.shape[2] != basis.shape[1]:
+        raise ValueError(
+            f"`coupling_coef` must have as many basis weights (axis 2) as "
+            f"`coupling_basis_matrix` has columns ({basis.shape[1]}); got "
+            f"{coupling_coef.shape[2]}."
+        )
+    if init_y.shape != (basis.shape[0], n_neurons):
+        raise ValueError(
+            f"`init_y` must have shape (window_size, n_neurons) = "
+            f"({basis.shape[0]}, {n_neurons}); got shape {init_y.shape}."
+        )
+    if feedforward_input is None:
+        if n_steps is None:
+            raise ValueError("`n_steps` must be given when `feedforward_input` is None; "
+                             "got None.")
+        n_steps = check_int(n_steps, "n_steps")
+        feedforward_coef = None
+    else:
+        feedforward_input = as_array(feedforward_input, "feedforward_input", ndim=3,
+                                     dtype=dtype)
+        feedforward_coef = as_array(feedforward_coef, "feedforward_coef", ndim=2,
+                                    dtype=dtype)
+        if feedforward_input.shape[1] != n_neurons:
+            raise ValueError(
+                f"`feedforward_input` must have n_neurons={n_neurons} on axis 1; got "
+                f"shape {feedforward_input.shape}."
+            )
+        if feedforward_coef.shape != (n_neurons, feedforward_input.shape[2]):
+            raise ValueError(
+                f"`feedforward_coef` must have shape (n_neurons, n_inputs) = "
+                f"({n_neurons}, {feedforward_input.shape[2]}); got shape "
+                f"{feedforward_coef.shape}."
+            )
+        if n_steps is not None and check_int(n_steps, "n_steps") != feedforward_input.shape[0]:
+            raise ValueError(
+                f"`n_steps` must equal feedforward_input.shape[0] = "
+                f"{feedforward_input.shape[0]}; got {n_steps}."
+            )
+        n_steps = check_int(feedforward_input.shape[0], "feedforward_input.shape[0]")
+        check_finite(feedforward_input, "feedforward_input")
+        check_finite(feedforward_coef, "feedforward_coef")
+    check_finite(coupling_coef, "coupling_coef")
+    check_finite(basis, "coupling_basis_matrix")
+    check_finite(intercepts, "intercepts")
+    check_counts(init_y, "init_y")
+    if not callable(inverse_link_function):
+        raise ValueError(f"`inverse_link_function` must be callable; got "
+                         f"{_describe(inverse_link_function)}.")
+    max_rate_arr = _check_max_rate(max_rate)
+
+    spikes, rates, first_bad, bad_neurons = _recurrent_core(
+        coupling_coef, feedforward_coef, feedforward_input, intercepts, random_key, basis,
+        init_y, max_rate_arr, n_steps=n_steps, inverse_link_function=inverse_link_function)
+    if not _is_traced(first_bad) and int(first_bad) >= 0:
+        _raise_runaway(
+            first_bad, bad_neurons, spikes, rates, "rate",
+            "Excitatory coupling feeds back through the exponential link faster than it "
+            "decays. To avoid it: give each neuron self-inhibition (a negative "
+            "self-coupling filter at short lags, i.e. refractoriness), scale the coupling "
+            "down or lower the intercepts, shorten the simulation, or, if such rates are "
+            "really meant, raise `max_rate`.")
+    return spikes, rates
+
+
+# --------------------------------------------------------------------------------------
+# The spikeometric / Das & Fiete network model
+# --------------------------------------------------------------------------------------
+@jax.tree_util.register_pytree_node_class
+@dataclasses.dataclass(frozen=True)
+class PoissonGLMNetwork:
+    r"""A Poisson GLM network with a truncated exponential coupling kernel (a JAX pytree).
+
+    .. math::
+
+        g_i(t+1) &= r \sum_{t'=0}^{T-1} \sum_j W_0[j, i]\, X_j(t-t')\, c(t') + b_i
+                    + E_i(t+1), \qquad c(t') = e^{-\Delta t\, t'/\tau},\\
+        \mu_i(t+1) &= \frac{\Delta t}{\alpha}\, e^{\beta g_i(t+1)},\qquad
+        X_i(t+1) \sim \mathrm{Poisson}(\mu_i(t+1)),
+
+    the model of spikeometric's ``PoissonGLM`` (Das & Fiete, supplement S.7). ``W0`` is
+    stored as an edge list: ``sources``, ``targets`` and ``weights``, one entry per edge;
+    ``weights`` and the scalars are differentiable leaves; ``T`` and ``n_neurons`` are
+    static. :math:`X` are spike counts (never multiplied by :math:`\Delta t`).
+
+    Build it with ``PoissonGLMNetwork(W0, alpha, beta, T, tau, dt, r, b)`` where ``W0`` is
+    a dense ``(n_neurons, n_neurons)`` array (``W0[j, i]`` from source ``j`` to target
+    ``i``; zeros are not edges) or a tuple ``(edge_index, weights)`` with ``edge_index``
+    of shape ``(2, n_edges)`` (row 0 source, row 1 target) and then ``n_neurons=`` given.
+
+    Parameters
+    ----------
+    W0 : array_like, shape ``(n_neurons, n_neurons)``, or tuple ``(edge_index, weights)``
+    alpha, beta : float
+        Rate scale and gain (alpha > 0).
+    T : int
+        Number of lags of the truncated kernel, >= 1.
+    tau, dt : float
+        Kernel time constant and bin width (> 0, same unit).
+    r : float
+        Recurrent scale.
+    b : float or array_like, shape ``(n_neurons,)``
+        Background input.
+    n_neurons : int, optional
+        Required with an edge list.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> W0 = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
+    >>> net = ct.PoissonGLMNetwork(W0, alpha=1.0, beta=1.0, T=5, tau=2.0, dt=1.0, r=0.5, b=-1.0)
+    >>> net.n_neurons, net.n_edges
+    (2, 2)
+    """
+
+    sources: jax.Array
+    targets: jax.Array
+    weights: jax.Array
+    alpha: jax.Array
+    beta: jax.Array
+    tau: jax.Array
+    dt: jax.Array
+    r: jax.Array
+    b: jax.Array
+    T: int
+    n_neurons: int
+
+    def __init__(self, W0, alpha, beta, T, tau, dt, r, b, n_neurons=None, *,
+                 _raw=None):
+        if _raw is not None:  # fast path used by tree_unflatten and replace
+            for name, value in _raw.items():
+                object.__setattr__(self, name, value)
+            return
+        dtype = _float()
+        T = check_int(T, "T")
+        for name, val in (("alpha", alpha), ("tau", tau), ("dt", dt)):
+            check_positive(val, name)
+        if isinstance(W0, tuple):
+            if len(W0) != 2:
+                raise ValueError("`W0` must be a dense array or a tuple (edge_index, "
+                                 f"weights); got a tuple of length {len(W0)}.")
+            edge_index = np.asarray(W0[0])
+            if edge_index.ndim != 2 or edge_index.shape[0] != 2 or \
+                    edge_index.dtype.kind not in "iu":
+                raise ValueError("`edge_index` must be an integer array of shape "
+                                 f"(2, n_edges); got {_describe(edge_index)}.")
+            weights = as_array(W0[1], "weights", ndim=1, dtype=dtype)
+            if weights.shape[0] != edge_index.shape[1]:
+                raise ValueError(f"`weights` must have one entry per edge "
+                                 f"({edge_index.shape[1]}); got {weights.shape[0]}.")
+            n_neurons = check_int(n_neurons, "n_neurons")
+            if edge_index.size and (edge_index.min() < 0 or edge_index.max() >= n_neurons):
+                raise ValueError(f"`edge_index` must hold neuron indices in [0, {n_neurons}); "
+                                 f"got values in [{edge_index.min()}, {edge_index.max()}].")
+            sources, targets = edge_index[0], edge_index[1]
+        else:
+            W0 = as_array(W0, "W0", ndim=2, dtype=dtype)
+            if W0.shape[0] != W0.shape[1]:
+                raise ValueError(f"`W0` must be square (n_neurons, n_neurons); got shape "
+                                 f"{W0.shape}.")
+            if n_neurons is not None and check_int(n_neurons, "n_neurons") != W0.shape[0]:
+                raise ValueError(f"`n_neurons` must equal W0.shape[0] = {W0.shape[0]}; got "
+                                 f"{n_neurons}.")
+            n_neurons = W0.shape[0]
+            check_finite(W0, "W0")
+            sources, targets = np.nonzero(np.asarray(W0))
+            weights = W0[sources, targets]
+        check_finite(weights, "weights")
+        b = as_array(b, "b", ndim=(0, 1), dtype=dtype)
+        if b.ndim == 1 and b.shape[0] != n_neurons:
+            raise ValueError(f"`b` must be a scalar or have shape ({n_neurons},); got shape "
+                             f"{b.shape}.")
+        for name, val in (("beta", beta), ("r", r)):
+            check_finite(as_array(val, name, ndim=0, dtype=dtype), name)
+        check_finite(b, "b")
+        raw = dict(
+            sources=jnp.asarray(sources, jnp.int32), targets=jnp.asarray(targets, jnp.int32),
+            weights=weights, alpha=jnp.asarray(alpha, dtype), beta=jnp.asarray(beta, dtype),
+            tau=jnp.asarray(tau, dtype), dt=jnp.asarray(dt, dtype), r=jnp.asarray(r, dtype),
+            b=b, T=T, n_neurons=int(n_neurons))
+        for name, value in raw.items():
+            object.__setattr__(self, name, value)
+
+    _LEAVES = ("sources", "targets", "weights", "alpha", "beta", "tau", "dt", "r", "b")
+
+    def tree_flatten(self):
+        return tuple(getattr(self, n) for n in self._LEAVES), (self.T, self.n_neurons)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        raw = dict(zip(cls._LEAVES, children))
+        raw["T"], raw["n_neurons"] = aux
+        return cls(None, None, None, None, None, None, None, None, _raw=raw)
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.weights.shape[0])
+
+    def replace(self, **changes) -> "PoissonGLMNetwork":
+        """A copy with some differentiable leaves replaced (e.g. ``r``, ``b``)."""
+        raw = {n: getattr(self, n) for n in self._LEAVES + ("T", "n_neurons")}
+        unknown = set(changes) - set(self._LEAVES[2:])
+        if unknown:
+            raise ValueError(f"`replace` accepts only {self._LEAVES[2:]}; got {sorted(unknown)}.")
+        raw.update({k: jnp.asarray(v, _float()) for k, v in changes.items()})
+        return PoissonGLMNetwork(None, None, None, None, None, None, None, None, _raw=raw)
+
+    def dense_W0(self):
+        """The weights as a dense ``(n_neurons, n_neurons)`` array, ``W0[j, i]``."""
+        W0 = jnp.zeros((self.n_neurons, self.n_neurons), self.weights.dtype)
+        return W0.at[self.sources, self.targets].add(self.weights)
+
+    def kernel(self):
+        r"""The coupling kernel :math:`c(t') = e^{-\Delta t\,t'/\tau}`, ``t' = 0..T-1``."""
+        return jnp.exp(-self.dt * jnp.arange(self.T) / self.tau)
+
+    def __repr__(self):
+        return (f"PoissonGLMNetwork(n_neurons={self.n_neurons}, n_edges={self.n_edges}, "
+                f"T={self.T})")
+
+
+def _synaptic(net, trace):
+    """sum_j W0[j, i] * trace[j] over the edge list: one sparse product."""
+    msg = net.weights * trace[net.sources]
+    return jax.ops.segment_sum(msg, net.targets, num_segments=net.n_neurons)
+
+
+def _stim_vector(stimulus, n_neurons, name="stimulus"):
+    if stimulus is None:
+        return 0.0
+    s = as_array(stimulus, name, ndim=(0, 1), dtype=_float())
+    if s.ndim == 1 and s.shape[0] != n_neurons:
+        raise ValueError(f"`{name}` must be a scalar or have shape ({n_neurons},); got "
+                         f"shape {s.shape}.")
+    check_finite(s, name)
+    return s
+
+
+def _check_history(history, net, name="history"):
+    h = as_array(history, name, ndim=2, dtype=_float())
+    if h.shape != (net.T, net.n_neurons):
+        raise ValueError(f"`{name}` must have shape (T, n_neurons) = ({net.T}, "
+                         f"{net.n_neurons}); got shape {h.shape}.")
+    check_counts(h, name)
+    return h
+
+
+def _check_net(net):
+    if not isinstance(net, PoissonGLMNetwork):
+        raise ValueError(f"`net` must be a PoissonGLMNetwork; got {_describe(net)}.")
+    check_positive(net.dt, "dt")
+    check_positive(net.tau, "tau")
+    check_positive(net.alpha, "alpha")
+    return net
+
+
+def network_input(net, history, stimulus=None):
+    r"""The input :math:`g(t+1)` of every neuron given the last ``T`` bins.
+
+    .. math::
+
+        g_i(t+1) = r \sum_j W_0[j, i] \sum_{t'=0}^{T-1} c(t')\, X_j(t-t') + b_i + E_i(t+1)
+
+    Parameters
+    ----------
+    net : PoissonGLMNetwork
+    history : array_like, shape ``(T, n_neurons)``
+        Spike counts of the last ``T`` bins; the **last row is the most recent** bin
+        :math:`X(t)`. (spikeometric stores the transpose, column 0 oldest.)
+    stimulus : float or array_like, shape ``(n_neurons,)``, optional
+        External input :math:`E(t+1)`.
+
+    Returns
+    -------
+    jax.Array, shape ``(n_neurons,)``
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> net = ct.PoissonGLMNetwork(jnp.array([[0.0, 2.0], [0.0, 0.0]]), 1.0, 1.0, 3,
+    ...                            tau=1.0, dt=1.0, r=1.0, b=0.0)
+    >>> hist = jnp.array([[0, 0], [0, 0], [1, 0]])  # neuron 0 spiked in the last bin
+    >>> ct.network_input(net, hist).tolist()
+    [0.0, 2.0]
+    """
+    net = _check_net(net)
+    history = _check_history(history, net)
+    stim = _stim_vector(stimulus, net.n_neurons)
+    trace = net.kernel() @ history[::-1]  # trace[j] = sum_t' c(t') X_j(t - t')
+    return net.r * _synaptic(net, trace) + stim + net.b
+
+
+def network_rate(net, history, stimulus=None):
+    r"""Expected count of the next bin, :math:`\mu = \frac{\Delta t}{\alpha} e^{\beta g}`.
+
+    Parameters
+    ----------
+    net : PoissonGLMNetwork
+    history : array_like, shape ``(T, n_neurons)``
+        Last row the most recent bin.
+    stimulus : float or array_like, shape ``(n_neurons,)``, optional
+
+    Returns
+    -------
+    jax.Array, shape ``(n_neurons,)``
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> net = ct.PoissonGLMNetwork(jnp.zeros((2, 2)), alpha=2.0, beta=1.0, T=3, tau=1.0,
+    ...                            dt=0.5, r=1.0, b=0.0)
+    >>> ct.network_rate(net, jnp.zeros((3, 2))).tolist()   # dt / alpha
+    [0.25, 0.25]
+    """
+    g = network_input(net, history, stimulus)
+    return net.dt / net.alpha * jnp.exp(net.beta * g)
+
+
+@partial(jax.jit, static_argnames=("n_steps", "burn_in"))
+def _network_core(net, key, stim, init_history, max_rate, n_steps, burn_in):
+    """Jitted core of :func:`simulate_network`: O(N) trace update + one sparse product."""
+    _TRACE_COUNTS["simulate_network"] += 1
+    T, N = net.T, net.n_neurons
+    total = burn_in + n_steps
+    subkeys = jax.random.split(key, num=total)
+    c = net.kernel()
+    decay = jnp.exp(-net.dt / net.tau)  # c(1)
+    decay_T = jnp.exp(-net.dt * T / net.tau)  # c(T): weight a spike would have after T bins
+    trace0 = c @ init_history[::-1]
+    prefactor = net.dt / net.alpha
+
+    def step(carry, inputs):
+        trace, buf, ptr, first_bad, bad_neurons = carry
+        t, subkey, e = inputs
+        g = net.r * _synaptic(net, trace) + e + net.b
+        mu = prefactor * jnp.exp(net.beta * g)
+        bad = ~jnp.isfinite(mu) | (mu > max_rate)
+        newly = (first_bad < 0) & jnp.any(bad)
+        first_bad = jnp.where(newly, t, first_bad)
+        bad_neurons = jnp.where(newly, bad, bad_neurons)
+        alive = first_bad < 0
+        x = jax.random.poisson(subkey, jnp.where(alive, mu, 0.0))
+        xf = x.astype(trace.dtype)
+        # exact truncated sum: add the new bin, remove the one that falls out of the window
+        trace = decay * trace + xf - decay_T * buf[ptr]
+        buf = buf.at[ptr].set(xf)
+        ptr = (ptr + 1) % T
+        out_mu = jnp.where(alive | newly, mu, jnp.nan)
+        return (trace, buf, ptr, first_bad, bad_neurons), (x, out_mu)
+
+    stim_all = jnp.zeros((total, N), trace0.dtype)
+    if stim is not None:
+        stim_all = stim_all.at[burn_in:].set(jnp.broadcast_to(stim, (n_steps, N)))
+    init = (trace0, init_history, jnp.asarray(0), jnp.asarray(-1), jnp.zeros(N, bool))
+    (*_, first_bad, bad_neurons), (spikes, mus) = jax.lax.scan(
+        step, init, (jnp.arange(total), subkeys, stim_all))
+    return spikes[burn_in:], mus[burn_in:], first_bad, bad_neurons
+
+
+def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_in=0, *,
+                     stimulus_mask=None, max_rate=DEFAULT_MAX_RATE, return_rates=False):
+    r"""Simulate a :class:`PoissonGLMNetwork` for ``n_steps`` bins.
+
+    The synaptic sum over the last ``T`` bins is carried by one trace per neuron,
+
+    .. math::
+
+        s_j(t) = \sum_{t'=0}^{T-1} c(t')\,X_j(t-t')
+               = c(1)\, s_j(t-1) + X_j(t) - c(T)\, X_j(t-T),
+
+    (exact: the spike leaving the window is removed), kept with a ring buffer of the last
+    ``T`` spike vectors; then :math:`g_i(t+1) = r\sum_j W_0[j,i]\,s_j(t) + b_i + E_i(t+1)`
+    is one sparse product over the edges. Cost per step O(edges + N), memory
+    O(edges + T N). Bin :math:`t` (counting burn-in) draws its counts with the
+    :math:`t`-th key of ``jax.random.split(key, burn_in + n_steps)``.
+
+    Parameters
+    ----------
+    net : PoissonGLMNetwork
+    key : jax.Array
+        PRNG key (typed or raw).
+    n_steps : int
+        Number of recorded bins.
+    stimulus : array_like, shape ``(n_steps, n_neurons)`` or ``(n_steps,)``, optional
+        External input :math:`E(t)` of each recorded bin (none during burn-in). A 1-D
+        stimulus is given to the neurons selected by ``stimulus_mask`` (all by default).
+    init_history : array_like, shape ``(T, n_neurons)``, optional
+        Spike counts before the first bin, last row most recent (default zeros).
+    burn_in : int
+        Bins simulated first and discarded (to forget the initial condition).
+    stimulus_mask : array_like of 0/1, shape ``(n_neurons,)``, optional
+        Which neurons receive a 1-D stimulus.
+    max_rate : float or None
+        Largest expected count per bin accepted (default 1000); above it, or on a
+        non-finite rate, :class:`RunawayError` is raised.
+    return_rates : bool
+        Also return the expected counts :math:`\mu`.
+
+    Returns
+    -------
+    spikes : jax.Array of int, shape ``(n_steps, n_neurons)``
+    rates : jax.Array, shape ``(n_steps, n_neurons)``
+        Only if ``return_rates``.
+
+    Examples
+    --------
+    >>> import jax, coupling_tutorial as ct
+    >>> W0 = ct.normal_network(jax.random.key(0), 50, std=1.0, density=0.1, glorot=True)
+    >>> net = ct.PoissonGLMNetwork(W0, alpha=1.0, beta=1.0, T=10, tau=5.0, dt=1.0,
+    ...                            r=0.5, b=-3.0)
+    >>> spikes = ct.simulate_network(net, jax.random.key(1), 1000, burn_in=100)
+    >>> spikes.shape
+    (1000, 50)
+    """
+    net = _check_net(net)
+    key = _check_key(key, "key")
+    n_steps = check_int(n_steps, "n_steps")
+    burn_in = check_int(burn_in, "burn_in", minimum=0)
+    N = net.n_neurons
+    if init_history is None:
+        init_history = jnp.zeros((net.T, N), _float())
+    else:
+        init_history = _check_history(init_history, net, "init_history")
+    stim = None
+    if stimulus is not None:
+        stim = as_array(stimulus, "stimulus", ndim=(1, 2), dtype=_float())
+        if stim.shape[0] != n_steps:
+            raise ValueError(f"`stimulus` must have n_steps={n_steps} rows; got shape "
+                             f"{stim.shape}.")
+        check_finite(stim, "stimulus")
+        if stim.ndim == 1:
+            mask = jnp.ones(N) if stimulus_mask is None else stimulus_mask
+            from ._validation import check_mask
+            mask = check_mask(mask, "stimulus_mask", (N,))
+            stim = stim[:, None] * mask[None, :]
+        elif stim.shape[1] != N:
+            raise ValueError(f"`stimulus` must have shape (n_steps, n_neurons) = ({n_steps}, "
+                             f"{N}); got shape {stim.shape}.")
+        elif stimulus_mask is not None:
+            raise ValueError("`stimulus_mask` must be None when `stimulus` is 2-D; got a mask.")
+    max_rate_arr = _check_max_rate(max_rate)
+    spikes, mus, first_bad, bad_neurons = _network_core(
+        net, key, stim, init_history, max_rate_arr, n_steps=n_steps, burn_in=burn_in)
+    if not _is_traced(first_bad) and int(first_bad) >= 0:
+        step = int(first_bad) - burn_in
+        advice = ("The recurrent excitation r*W0 is too strong for the exponential "
+                  "non-linearity. To avoid it: lower `r` (e.g. tune it with "
+                  "`ct.tune_network`), lower the background `b`, add inhibition "
+                  "(Dale's law with more or stronger inhibitory neurons), or raise "
+                  "`max_rate` if such rates are meant.")
+        if step < 0:
+            neurons = [int(i) for i in np.flatnonzero(np.asarray(bad_neurons))]
+            raise RunawayError(
+                f"Runaway excitation during burn-in (burn-in step {int(first_bad)}): the "
+                f"expected count of neuron(s) {neurons[:10]} exceeded max_rate or became "
+                f"non-finite. {advice}", step, neurons,
+                np.zeros((0, N), np.int64), np.zeros((0, N)))
+        _raise_runaway(step, bad_neurons, spikes, mus, "expected count", advice)
+    return (spikes, mus) if return_rates else spikes
+
+
+def network_as_recurrent(net):
+    r"""The same network as :func:`simulate_recurrent` arguments with a history basis.
+
+    .. math::
+
+        \mu_i = \exp\Big(\sum_j\sum_{\ell} \underbrace{\beta\, r\, W_0[j,i]\, c(\ell)}_{
+        \text{coupling\_coef}[i,j,\ell]} X_j(t-\ell) + \underbrace{\beta b_i +
+        \log(\Delta t/\alpha)}_{\text{intercepts}_i}\Big)
+
+    with the identity basis of ``T`` lags (:func:`coupling_tutorial.history_basis`).
+    Dense: O(N² T) memory, for small networks and for checking.
+
+    Parameters
+    ----------
+    net : PoissonGLMNetwork
+
+    Returns
+    -------
+    coupling_coef : jax.Array, shape ``(n_neurons, n_neurons, T)``
+    intercepts : jax.Array, shape ``(n_neurons,)``
+    basis : jax.Array, shape ``(T, T)``
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> net = ct.PoissonGLMNetwork(jnp.array([[0.0, 1.0], [0.0, 0.0]]), 1.0, 1.0, 4,
+    ...                            tau=2.0, dt=1.0, r=1.0, b=0.0)
+    >>> coef, b, B = ct.network_as_recurrent(net)
+    >>> coef.shape, B.shape
+    ((2, 2, 4), (4, 4))
+    """
+    net = _check_net(net)
+    coef = (net.beta * net.r) * net.dense_W0().T[:, :, None] * net.kernel()[None, None, :]
+    intercepts = jnp.broadcast_to(net.beta * net.b + jnp.log(net.dt / net.alpha),
+                                  (net.n_neurons,))
+    return coef, intercepts, jnp.eye(net.T, dtype=coef.dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Network generators (W0[j, i]: source j -> target i; zero diagonal)
+# --------------------------------------------------------------------------------------
+def _check_density(density):
+    if not (isinstance(density, (int, float, np.floating)) and 0.0 < density <= 1.0):
+        raise ValueError(f"`density` must be in (0, 1]; got {density!r}.")
+    return float(density)
+
+
+def normal_network(key, n_neurons, mean=0.0, std=1.0, density=0.1, glorot=False,
+                   dale=True, excitatory_fraction=0.5):
+    r"""Random normal weights with Dale's law and sparsity (spikeometric's ``NormalGenerator``).
+
+    Each possible edge :math:`j \to i` (:math:`j \neq i`) exists with probability
+    ``density``; its weight is :math:`z_{ji} \sim \mathcal N(\text{mean}, \text{std}^2)`,
+    divided by :math:`\sqrt{N}` if ``glorot``. With Dale's law the first
+    ``round(excitatory_fraction * N)`` sources are excitatory (weights :math:`|z|`), the
+    rest inhibitory (:math:`-|z|`): with ``mean=0`` the magnitudes are half-normal, as in
+    spikeometric. Unlike spikeometric, the key fixes the whole graph.
+
+    Parameters
+    ----------
+    key : jax.Array
+        PRNG key (typed or raw).
+    n_neurons : int
+        >= 2.
+    mean, std : float
+        Of the normal weights (std >= 0).
+    density : float
+        Probability of each edge, in (0, 1].
+    glorot : bool
+        Divide the weights by :math:`\sqrt{N}`.
+    dale : bool
+        Apply Dale's law (sign by source).
+    excitatory_fraction : float
+        Fraction of excitatory sources, in [0, 1].
+
+    Returns
+    -------
+    jax.Array, shape ``(n_neurons, n_neurons)``
+        ``W0[j, i]``, zero diagonal.
+
+    Examples
+    --------
+    >>> import jax, coupling_tutorial as ct
+    >>> W0 = ct.normal_network(jax.random.key(0), 6, density=0.5)
+    >>> bool((W0[:3] >= 0).all() and (W0[3:] <= 0).all() and (W0.diagonal() == 0).all())
+    True
+    """
+    key = _check_key(key, "key")
+    n = check_int(n_neurons, "n_neurons", minimum=2)
+    density = _check_density(density)
+    check_positive(std, "std", strict=False)
+    check_finite(jnp.asarray(mean, _float()), "mean")
+    if not 0.0 <= excitatory_fraction <= 1.0:
+        raise ValueError(f"`excitatory_fraction` must be in [0, 1]; got {excitatory_fraction}.")
+    k_w, k_m = jax.random.split(key)
+    z = mean + std * jax.random.normal(k_w, (n, n), _float())
+    if glorot:
+        z = z / jnp.sqrt(n)
+    if dale:
+        n_exc = int(round(excitatory_fraction * n))
+        sign = jnp.where(jnp.arange(n) < n_exc, 1.0, -1.0)[:, None]
+        z = sign * jnp.abs(z)
+    mask = jax.random.uniform(k_m, (n, n), _float()) < density
+    return jnp.where(mask & ~jnp.eye(n, dtype=bool), z, 0.0)
+
+
+def uniform_network(key, n_neurons, low=-1.0, high=1.0, density=0.1):
+    r"""Random uniform weights on :math:`[\text{low}, \text{high})` with sparsity.
+
+    Each edge :math:`j \to i` (:math:`j \neq i`) exists with probability ``density``.
+
+    Parameters
+    ----------
+    key : jax.Array
+    n_neurons : int
+    low, high : float
+        ``low < high``.
+    density : float
+        In (0, 1].
+
+    Returns
+    -------
+    jax.Array, shape ``(n_neurons, n_neurons)``
+
+    Examples
+    --------
+    >>> import jax, coupling_tutorial as ct
+    >>> W0 = ct.uniform_network(jax.random.key(0), 100, low=0.0, high=2.0, density=0.2)
+    >>> bool((W0 >= 0).all() and (W0 < 2).all()), round(float((W0 != 0).mean()), 1)
+    (True, 0.2)
+    """
+    key = _check_key(key, "key")
+    n = check_int(n_neurons, "n_neurons", minimum=2)
+    density = _check_density(density)
+    if not low < high:
+        raise ValueError(f"`low` must be < `high`; got low={low}, high={high}.")
+    k_w, k_m = jax.random.split(key)
+    w = jax.random.uniform(k_w, (n, n), _float(), minval=low, maxval=high)
+    mask = jax.random.uniform(k_m, (n, n), _float()) < density
+    return jnp.where(mask & ~jnp.eye(n, dtype=bool), w, 0.0)
+
+
+def mexican_hat_network(n_neurons, a=1.0, sigma_1=2.0, sigma_2=4.0):
+    r"""Ring network with Mexican-hat weights (spikeometric's ``MexicanHatGenerator``).
+
+    .. math::
+
+        W_0[j, i] = e^{-d_{ij}^2/2\sigma_1^2} - a\, e^{-d_{ij}^2/2\sigma_2^2},\qquad
+        d_{ij} = \min(|i-j|,\, N-|i-j|),
+
+    with a zero diagonal. With :math:`\sigma_1 < \sigma_2` and :math:`a < 1` near
+    neighbours on the ring excite each other and farther ones inhibit. Deterministic
+    (no key).
+
+    Parameters
+    ----------
+    n_neurons : int
+    a : float
+        Weight of the second Gaussian.
+    sigma_1, sigma_2 : float
+        Widths (> 0), in neurons.
+
+    Returns
+    -------
+    jax.Array, shape ``(n_neurons, n_neurons)``
+
+    Examples
+    --------
+    >>> import coupling_tutorial as ct
+    >>> W0 = ct.mexican_hat_network(10, a=0.5, sigma_1=1.0, sigma_2=3.0)
+    >>> bool((W0 == W0.T).all()), float(W0[0, 0])
+    (True, 0.0)
+    """
+    n = check_int(n_neurons, "n_neurons", minimum=2)
+    check_positive(sigma_1, "sigma_1")
+    check_positive(sigma_2, "sigma_2")
+    check_finite(jnp.asarray(a, _float()), "a")
+    i = jnp.arange(n)
+    d = jnp.abs(i[:, None] - i[None, :])
+    d = jnp.minimum(d, n - d).astype(_float())
+    W0 = jnp.exp(-0.5 * (d / sigma_1) ** 2) - a * jnp.exp(-0.5 * (d / sigma_2) ** 2)
+    return jnp.where(jnp.eye(n, dtype=bool), 0.0, W0)
+
+
+# --------------------------------------------------------------------------------------
+# Stationary rate and tuning
+# --------------------------------------------------------------------------------------
+def _mean_field(net, n_iter, damping, fluctuations):
+    c = net.kernel()
+    c1, c2 = jnp.sum(c), jnp.sum(c ** 2)
+    log_pref = jnp.log(net.dt / net.alpha)
+    b = jnp.broadcast_to(net.b, (net.n_neurons,))
+
+    def body(_, log_nu):
+        nu = jnp.exp(log_nu)
+        m = net.r * c1 * jax.ops.segment_sum(net.weights * nu[net.sources], net.targets,
+                                               num_segments=net.n_neurons) + b
+        new = log_pref + net.beta * m
+        if fluctuations:
+            v = (net.r ** 2) * c2 * jax.ops.segment_sum(
+                net.weights ** 2 * nu[net.sources], net.targets, num_segments=net.n_neurons)
+            new = new + 0.5 * net.beta ** 2 * v
+        new = jnp.minimum(new, 50.0)  # keep a non-converging iteration finite
+        return (1 - damping) * log_nu + damping * new
+
+    log_nu0 = log_pref + net.beta * b
+    log_nu = jax.lax.fori_loop(0, n_iter, body, log_nu0)
+    residual = jnp.max(jnp.abs(body(0, log_nu) - log_nu)) / damping
+    return jnp.exp(log_nu), residual
+
+
+def mean_field_rate(net, n_iter=200, damping=0.5, fluctuations=True, return_residual=False):
+    r"""Differentiable estimate of each neuron's stationary expected count per bin.
+
+    Solves the self-consistency :math:`\nu_i = E[\mu_i]` with the input treated as
+    Gaussian (independent Poisson inputs, no correlations):
+
+    .. math::
+
+        \log \nu_i = \log\frac{\Delta t}{\alpha} + \beta\Big(r\,C_1 \sum_j W_0[j,i]\,\nu_j
+        + b_i\Big) + \frac{\beta^2}{2}\, r^2 C_2 \sum_j W_0[j,i]^2\, \nu_j,
+
+    :math:`C_1 = \sum_{t'} c(t')`, :math:`C_2 = \sum_{t'} c(t')^2` (the last term, from
+    :math:`E[e^{\beta g}] = e^{\beta E g + \beta^2 \mathrm{Var}\, g/2}`, only if
+    ``fluctuations``), by damped fixed-point iteration in log space. The iteration is
+    unrolled, so ``jax.grad`` differentiates through it. When the network runs away there
+    is no fixed point: the residual (``return_residual=True``) then stays large.
+
+    Parameters
+    ----------
+    net : PoissonGLMNetwork
+    n_iter : int
+    damping : float
+        In (0, 1].
+    fluctuations : bool
+        Include the variance correction.
+    return_residual : bool
+
+    Returns
+    -------
+    nu : jax.Array, shape ``(n_neurons,)``
+    residual : jax.Array, scalar
+        Largest change of :math:`\log\nu` a further undamped step would make; only if
+        ``return_residual``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, coupling_tutorial as ct
+    >>> net = ct.PoissonGLMNetwork(jnp.zeros((3, 3)), 1.0, 1.0, 5, 2.0, 1.0, 0.5, -2.0)
+    >>> bool(jnp.allclose(ct.mean_field_rate(net), jnp.exp(-2.0)))  # no coupling
+    True
+    """
+    net = _check_net(net)
+    n_iter = check_int(n_iter, "n_iter")
+    if not 0.0 < damping <= 1.0:
+        raise ValueError(f"`damping` must be in (0, 1]; got {damping}.")
+    nu, res = _mean_field(net, n_iter, damping, bool(fluctuations))
+    return (nu, res) if return_residual else nu
+
+
+_TUNABLE = ("r", "b", "alpha", "beta", "tau")
+
+
+def tune_network(net, target_rate, params=("r", "b"), method="mean_field", key=None,
+                 n_iter=200, learning_rate=0.05, n_steps=500, burn_in=100):
+    r"""Adjust network parameters by gradient descent until the mean rate hits a target.
+
+    Minimises :math:`L = (\log \bar\nu - \log \nu^*)^2`, where :math:`\nu^*` is
+    ``target_rate`` (an expected count per bin) and :math:`\bar\nu` the network's mean
+    expected count, with Adam on the parameters named in ``params``. Two estimates of
+    :math:`\bar\nu`:
+
+    * ``"mean_field"``: :func:`mean_field_rate` averaged over neurons; deterministic,
+      no simulation, exact gradient of the approximation;
+    * ``"sampled"``: spikeometric's approach. Each iteration simulates ``n_steps`` bins
+      (fresh key), treats the spikes as data (no gradient through the Poisson draws) and
+      averages :math:`\mu(t)` recomputed from them; the gradient is that of the mean
+      predicted rate along a fixed path.
+
+    Parameters
+    ----------
+    net : PoissonGLMNetwork
+    target_rate : float
+        Target mean expected count per bin (> 0).
+    params : tuple of str
+        Any of ``"r"``, ``"b"``, ``"alpha"``, ``"beta"``, ``"tau"``.
+    method : {"mean_field", "sampled"}
+    key : jax.Array, optional
+        Required for ``"sampled"``.
+    n_iter : int
+        Adam iterations.
+    learning_rate : float
+    n_steps, burn_in : int
+        Simulation length per iteration for ``"sampled"``.
+
+    Returns
+    -------
+    tuned : PoissonGLMNetwork
+    history : jax.Array, shape ``(n_iter,)``
+        :math:`\bar\nu` at each iteration.
+
+    Examples
+    --------
+    >>> import jax, coupling_tutorial as ct
+    >>> W0 = ct.normal_network(jax.random.key(0), 40, density=0.2, glorot=True)
+    >>> net = ct.PoissonGLMNetwork(W0, 1.0, 1.0, 10, 5.0, 1.0, r=0.3, b=-3.0)
+    >>> tuned, hist = ct.tune_network(net, 0.1, params=("b",))
+    >>> round(float(ct.mean_field_rate(tuned).mean()), 3)
+    0.1
+    """
+    net = _check_net(net)
+    check_positive(target_rate, "target_rate")
+    params = tuple(params)
+    if not params or any(p not in _TUNABLE for p in params):
+        raise ValueError(f"`params` must be a non-empty subset of {_TUNABLE}; got {params}.")
+    n_iter = check_int(n_iter, "n_iter")
+    check_positive(learning_rate, "learning_rate")
+    if method not in ("mean_field", "sampled"):
+        raise ValueError(f"`method` must be 'mean_field' or 'sampled'; got {method!r}.")
+    if method == "sampled":
+        if key is None:
+            raise ValueError("`key` must be a PRNG key for method='sampled'; got None.")
+        key = _check_key(key, "key")
+        n_steps = check_int(n_steps, "n_steps")
+        burn_in = check_int(burn_in, "burn_in", minimum=0)
+    log_target = jnp.log(jnp.asarray(target_rate, _float()))
+    theta0 = {p: getattr(net, p) for p in params}
+
+    def mean_rate(theta, k):
+        n = net.replace(**theta)
+        if method == "mean_field":
+            return jnp.mean(mean_field_rate(n))
+        spikes = jax.lax.stop_gradient(_sampled_path(n, k, n_steps, burn_in))
+        return jnp.mean(_path_rates(n, spikes))
+
+    def loss(theta, k):
+        m = mean_rate(theta, k)
+        return (jnp.log(m) - log_target) ** 2, m
+
+    grad_fn = jax.value_and_grad(loss, has_aux=True)
+    keys = (jax.random.split(key, n_iter) if method == "sampled"
+            else jnp.zeros((n_iter, 2), jnp.uint32))
+
+    def adam(state, k):
+        theta, m1, m2, i = state
+        (_, m), g = grad_fn(theta, k)
+        i = i + 1
+        m1 = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, m1, g)
+        m2 = jax.tree.map(lambda a, b: 0.999 * a + 0.001 * b * b, m2, g)
+        theta = jax.tree.map(
+            lambda t, a, v: t - learning_rate * (a / (1 - 0.9 ** i))
+            / (jnp.sqrt(v / (1 - 0.999 ** i)) + 1e-8), theta, m1, m2)
+        return (theta, m1, m2, i), m
+
+    zeros = jax.tree.map(jnp.zeros_like, theta0)
+    (theta, *_), history = jax.jit(lambda s, ks: jax.lax.scan(adam, s, ks))(
+        (theta0, zeros, zeros, jnp.asarray(0.0, _float())), keys)
+    for p in ("alpha", "tau"):
+        if p in theta and not _is_traced(theta[p]) and float(theta[p]) <= 0:
+            raise ValueError(f"Tuning drove `{p}` to {float(theta[p])} <= 0; lower the "
+                             "learning rate or do not tune it.")
+    return net.replace(**theta), history
+
+
+def _sampled_path(net, key, n_steps, burn_in):
+    """Spikes of a path (no runaway check: used inside tuning, rates are capped)."""
+    stim = None
+    init = jnp.zeros((net.T, net.n_neurons), _float())
+    spikes, *_ = _network_core(net, key, stim, init, jnp.asarray(jnp.inf, _float()),
+                               n_steps=n_steps + net.T, burn_in=burn_in)
+    return spikes
+
+
+def _path_rates(net, spikes):
+    """mu(t+1) recomputed from the observed spikes (windows of T bins), (n - T, N)."""
+    T = net.T
+    c = net.kernel()
+    x = spikes.astype(c.dtype)
+    # trace[t] = sum_{t'} c(t') x[t - t'] for t >= T - 1
+    windows = jnp.stack([x[T - 1 - l: x.shape[0] - 1 - l] for l in range(T)], 0)
+    trace = jnp.einsum("l,ltn->tn", c, windows)
+    syn = jax.vmap(lambda s: _synaptic(net, s))(trace)
+    g = net.r * syn + net.b
+    return net.dt / net.alpha * jnp.exp(net.beta * g)

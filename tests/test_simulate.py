@@ -1,0 +1,449 @@
+"""Tests of coupling_tutorial.simulate against NeMoS, spikeometric and brute-force numpy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import coupling_tutorial as ct
+from coupling_tutorial import simulate as sim
+
+
+@pytest.fixture(scope="module")
+def nemos_case(data_dir):
+    return dict(np.load(data_dir / "nemos_simulate_case.npz"))
+
+
+@pytest.fixture(scope="module")
+def spk_case(data_dir):
+    return dict(np.load(data_dir / "spikeometric_case.npz"))
+
+
+def _run_case(d, link, key=None):
+    key = jax.random.key(int(d["seed"])) if key is None else key
+    return ct.simulate_recurrent(
+        d["coupling_coef"], d["feedforward_coef"], d["intercepts"], key,
+        d["feedforward_input"], d["coupling_basis_matrix"], d["init_y"], link)
+
+
+# ------------------------------------------------------------------ simulate_recurrent
+@pytest.mark.parametrize("name, link", [("softplus", jax.nn.softplus), ("exp", jnp.exp)])
+def test_same_spikes_as_nemos(nemos_case, name, link):
+    spikes, rates = _run_case(nemos_case, link)
+    ref_spikes = nemos_case[f"spikes_{name}"]
+    assert ref_spikes.sum() > 100  # the case is not trivially silent
+    np.testing.assert_array_equal(np.asarray(spikes), ref_spikes)  # bit for bit
+    # rates agree to a few ulp (XLA versions order sums differently: jax 0.10 here, 0.12 there)
+    np.testing.assert_allclose(np.asarray(rates), nemos_case[f"rates_{name}"],
+                               rtol=2e-15, atol=0)
+
+
+def test_raw_and_typed_keys_agree(nemos_case):
+    s1, _ = _run_case(nemos_case, jnp.exp)
+    s2, _ = _run_case(nemos_case, jnp.exp, key=jax.random.PRNGKey(int(nemos_case["seed"])))
+    np.testing.assert_array_equal(np.asarray(s1), np.asarray(s2))
+
+
+def test_rates_follow_from_spikes_bruteforce(nemos_case):
+    """Recompute every rate from the returned spikes with a numpy double loop."""
+    d = nemos_case
+    spikes, rates = _run_case(d, jnp.exp)
+    y = np.concatenate([d["init_y"], np.asarray(spikes, float)])
+    B, C = d["coupling_basis_matrix"], d["coupling_coef"]
+    ws = B.shape[0]
+    n_steps, n = spikes.shape
+    ff = np.einsum("ik,tik->ti", d["feedforward_coef"], d["feedforward_input"])
+    ref = np.empty((n_steps, n))
+    for t in range(n_steps):
+        for i in range(n):
+            eta = d["intercepts"][i] + ff[t, i]
+            for j in range(n):
+                for lag in range(ws):  # lag 0 <-> most recent bin y[ws + t - 1]
+                    eta += y[ws + t - 1 - lag, j] * (B[lag] @ C[i, j])
+            ref[t, i] = np.exp(eta)
+    np.testing.assert_allclose(np.asarray(rates), ref, rtol=1e-12)
+
+
+def test_rates_match_design_matrix_convention(nemos_case):
+    """Rates = exp(X @ coef + ff + b) with X from ct.coupling_features (fitted layout)."""
+    d = nemos_case
+    spikes, rates = _run_case(d, jnp.exp)
+    ws, K = d["coupling_basis_matrix"].shape
+    y = np.concatenate([d["init_y"], np.asarray(spikes, float)])
+    X = ct.coupling_features(y, d["coupling_basis_matrix"])[ws:]
+    coef = np.transpose(d["coupling_coef"], (1, 2, 0)).reshape(-1, 4)  # (S*K, R)
+    ff = np.einsum("ik,tik->ti", d["feedforward_coef"], d["feedforward_input"])
+    eta = np.asarray(X) @ coef + ff + d["intercepts"]
+    np.testing.assert_allclose(np.asarray(rates), np.exp(eta), rtol=1e-12)
+    # and the helper that converts layouts gives the same coupling_coef
+    np.testing.assert_array_equal(
+        np.asarray(ct.to_simulation_layout(ct.split_coupling(coef, K))), d["coupling_coef"])
+
+
+def test_no_feedforward_equals_zero_input(nemos_case):
+    d = nemos_case
+    key = jax.random.key(5)
+    n, ws = 4, d["init_y"].shape[0]
+    s0, r0 = ct.simulate_recurrent(d["coupling_coef"], None, d["intercepts"], key, None,
+                                   d["coupling_basis_matrix"], d["init_y"], n_steps=150)
+    s1, r1 = ct.simulate_recurrent(d["coupling_coef"], np.ones((n, 1)), d["intercepts"], key,
+                                   np.zeros((150, n, 1)), d["coupling_basis_matrix"],
+                                   d["init_y"])
+    np.testing.assert_array_equal(np.asarray(s0), np.asarray(s1))
+    np.testing.assert_array_equal(np.asarray(r0), np.asarray(r1))
+    assert ws == d["coupling_basis_matrix"].shape[0]
+
+
+def test_second_call_does_not_recompile(nemos_case):
+    d = nemos_case
+    args = (d["coupling_coef"], None, d["intercepts"])
+    rest = (d["coupling_basis_matrix"], d["init_y"])
+    ct.simulate_recurrent(*args, jax.random.key(0), None, *rest, n_steps=77)
+    before = sim._TRACE_COUNTS["simulate_recurrent"]
+    # new values, same shapes: no new trace
+    ct.simulate_recurrent(0.5 * d["coupling_coef"], None, d["intercepts"] - 1,
+                          jax.random.key(1), None, *rest, n_steps=77, max_rate=50.0)
+    assert sim._TRACE_COUNTS["simulate_recurrent"] == before
+    # a new length is a new shape: exactly one new trace
+    ct.simulate_recurrent(*args, jax.random.key(0), None, *rest, n_steps=78)
+    assert sim._TRACE_COUNTS["simulate_recurrent"] == before + 1
+
+
+def _runaway_args(n=3, ws=10, gain=3.0):
+    B = ct.raised_cosine_log_basis(3, ws)
+    coef = np.full((n, n, 3), gain)
+    return coef, np.zeros(n), B, np.zeros((ws, n))
+
+
+def test_runaway_raises_with_step_and_neurons():
+    coef, b, B, init = _runaway_args()
+    with pytest.raises(ct.RunawayError, match=r"at step \d+ the rate of neuron\(s\) \[") as info:
+        ct.simulate_recurrent(coef, None, b, jax.random.key(0), None, B, init,
+                              n_steps=500, max_rate=100.0)
+    err = info.value
+    assert isinstance(err, RuntimeError)
+    assert "self-inhibition" in str(err) and "max_rate" in str(err)
+    # the reported step is the first whose rate exceeds max_rate, recomputed independently
+    spikes = err.spikes
+    assert spikes.shape[0] == err.step + 1
+    assert spikes.min() >= 0 and spikes[-1].sum() == 0  # no draw at the divergent step
+    y = np.concatenate([init, spikes[:-1].astype(float)])
+    X = np.asarray(ct.coupling_features(np.concatenate([y, np.zeros((1, 3))]), B))[10:]
+    rates = np.exp(X @ np.transpose(coef, (1, 2, 0)).reshape(-1, 3))
+    first = np.flatnonzero((rates > 100.0).any(axis=1))[0]
+    assert first == err.step
+    assert err.neurons == [int(i) for i in np.flatnonzero(rates[first] > 100.0)]
+    assert np.all(err.rates[:-1] <= 100.0)
+
+
+def test_runaway_nonfinite_without_bound():
+    coef, b, B, init = _runaway_args(gain=200.0)
+    init[-1] = 1.0
+    with pytest.raises(ct.RunawayError, match="became non-finite"):
+        ct.simulate_recurrent(coef, None, b, jax.random.key(0), None, B, init, n_steps=50,
+                              max_rate=None)
+
+
+def test_softplus_bounded_network_does_not_raise():
+    coef, b, B, init = _runaway_args(gain=-1.0)
+    spikes, rates = ct.simulate_recurrent(coef, None, b, jax.random.key(0), None, B, init,
+                                          n_steps=300)
+    assert np.isfinite(np.asarray(rates)).all() and np.asarray(spikes).min() >= 0
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(intercepts=np.zeros(3)), r"`coupling_coef` must have shape \(n_neurons, n_neurons"),
+    (dict(init_y=np.zeros((9, 4))), r"`init_y` must have shape \(window_size, n_neurons\) = \(10, 4\)"),
+    (dict(coupling_coef=np.zeros((4, 4, 2))), r"`coupling_coef` must have as many basis weights"),
+    (dict(feedforward_input=np.zeros((5, 3, 1))), r"`feedforward_input` must have n_neurons=4"),
+    (dict(feedforward_coef=np.zeros((4, 2))), r"`feedforward_coef` must have shape \(n_neurons, n_inputs\) = \(4, 1\)"),
+    (dict(feedforward_input=np.full((5, 4, 1), np.nan)), r"`feedforward_input` must contain only finite values"),
+    (dict(intercepts=np.array([0, 0, np.inf, 0])), r"`intercepts` must contain only finite"),
+    (dict(init_y=np.full((10, 4), 0.5)), r"`init_y` must hold integer spike counts"),
+    (dict(random_key=0), r"`random_key` must be a JAX PRNG key"),
+    (dict(random_key=np.zeros(2)), r"`random_key` must be a JAX PRNG key.*float64"),
+    (dict(max_rate=-1.0), r"`max_rate` must be positive"),
+    (dict(n_steps=6), r"`n_steps` must equal feedforward_input.shape\[0\] = 5; got 6"),
+])
+def test_recurrent_bad_input(change, message):
+    kw = dict(coupling_coef=np.zeros((4, 4, 3)), feedforward_coef=np.zeros((4, 1)),
+              intercepts=np.zeros(4), random_key=jax.random.key(0),
+              feedforward_input=np.zeros((5, 4, 1)),
+              coupling_basis_matrix=ct.raised_cosine_log_basis(3, 10),
+              init_y=np.zeros((10, 4)))
+    kw.update(change)
+    with pytest.raises(ValueError, match=message):
+        ct.simulate_recurrent(**kw)
+
+
+def test_recurrent_needs_n_steps_without_input():
+    with pytest.raises(ValueError, match="`n_steps` must be given"):
+        ct.simulate_recurrent(np.zeros((2, 2, 2)), None, np.zeros(2), jax.random.key(0),
+                              None, ct.raised_cosine_log_basis(2, 5), np.zeros((5, 2)))
+
+
+# ------------------------------------------------------------------ network model
+def _spk_net(d, **over):
+    p = dict(alpha=float(d["A_alpha"]), beta=float(d["A_beta"]), T=int(d["A_T"]),
+             tau=float(d["A_tau"]), dt=float(d["A_dt"]), r=float(d["A_r"]), b=float(d["A_b"]))
+    p.update(over)
+    return ct.PoissonGLMNetwork(d["W0"], **p)
+
+
+def test_network_matches_spikeometric_case(spk_case):
+    d = spk_case
+    net = _spk_net(d)
+    assert net.n_edges == d["edge_index"].shape[1] == 193
+    history = d["X_hist"].T  # spikeometric: column 0 oldest -> ours: last row newest
+    g = ct.network_input(net, history)
+    mu = ct.network_rate(net, history)
+    assert np.max(np.abs(np.asarray(g) - d["A_g"])) < 1e-10
+    assert np.max(np.abs(np.asarray(mu) - d["A_mu"])) < 1e-10
+    # spikeometric's own (float32) per-edge filter W[e, k] = W0[e] c(T - 1 - k)
+    edges = d["edge_index"]
+    mine = d["W0"][edges[0], edges[1]][:, None] * np.asarray(net.kernel())[::-1][None]
+    np.testing.assert_allclose(mine, d["A_filter_edges_spk"], rtol=1e-6, atol=1e-7)
+    # the edge-list constructor is the same network
+    net2 = ct.PoissonGLMNetwork((edges, d["W0"][edges[0], edges[1]]), 0.5, 0.8, 10, 5.0, 1.0,
+                                0.5, -3.0, n_neurons=20)
+    np.testing.assert_array_equal(np.asarray(ct.network_input(net2, history)), np.asarray(g))
+
+
+def test_network_input_bruteforce_dt_not_one():
+    rng = np.random.default_rng(0)
+    n, T, dt, tau = 7, 6, 0.3, 1.7
+    W0 = rng.normal(size=(n, n)) * (rng.random((n, n)) < 0.5)
+    net = ct.PoissonGLMNetwork(W0, alpha=2.0, beta=0.7, T=T, tau=tau, dt=dt, r=0.9,
+                               b=rng.normal(size=n))
+    hist = rng.poisson(1.0, size=(T, n))
+    stim = rng.normal(size=n)
+    g_ref = np.array([
+        0.9 * sum(W0[j, i] * hist[T - 1 - tp, j] * np.exp(-dt * tp / tau)
+                  for j in range(n) for tp in range(T)) + net.b[i] + stim[i]
+        for i in range(n)])
+    np.testing.assert_allclose(np.asarray(ct.network_input(net, hist, stim)), g_ref,
+                               rtol=1e-13, atol=1e-13)
+    mu_ref = dt / 2.0 * np.exp(0.7 * g_ref)
+    np.testing.assert_allclose(np.asarray(ct.network_rate(net, hist, stim)), mu_ref,
+                               rtol=1e-13)
+
+
+def _small_net(n=30, T=8, dt=0.5, r=0.6, b=-1.5, seed=0, **kw):
+    W0 = ct.normal_network(jax.random.key(seed), n, std=1.0, density=0.3, glorot=True)
+    return ct.PoissonGLMNetwork(W0, alpha=1.0, beta=1.0, T=T, tau=3.0, dt=dt, r=r, b=b, **kw)
+
+
+def test_trace_recursion_is_the_exact_truncated_sum():
+    """Each rate of simulate_network equals network_rate on the last T bins."""
+    net = _small_net()
+    T, n = net.T, net.n_neurons
+    init = np.random.default_rng(1).poisson(0.5, size=(T, n))
+    stim = 0.3 * np.sin(np.arange(250) / 20.0)
+    mask = (np.arange(n) < 10).astype(float)
+    spikes, mus = ct.simulate_network(net, jax.random.key(3), 250, stimulus=stim,
+                                      init_history=init, stimulus_mask=mask,
+                                      return_rates=True)
+    assert np.asarray(spikes).sum() > 300
+    y = np.concatenate([init, np.asarray(spikes)])
+    ref = np.stack([np.asarray(ct.network_rate(net, y[t:t + T], stim[t] * mask))
+                    for t in range(250)])
+    np.testing.assert_allclose(np.asarray(mus), ref, rtol=1e-12)
+
+
+def test_network_equals_simulate_recurrent_with_history_basis():
+    net = _small_net(dt=0.7)
+    coef, intercepts, basis = ct.network_as_recurrent(net)
+    init = np.zeros((net.T, net.n_neurons))
+    init[-1, :5] = 1
+    key = jax.random.key(11)
+    s_net, mu_net = ct.simulate_network(net, key, 600, init_history=init, return_rates=True)
+    s_rec, mu_rec = ct.simulate_recurrent(coef, None, intercepts, key, None, basis, init,
+                                          n_steps=600)
+    assert np.asarray(s_net).sum() > 1000
+    np.testing.assert_array_equal(np.asarray(s_net), np.asarray(s_rec))
+    np.testing.assert_allclose(np.asarray(mu_net), np.asarray(mu_rec), rtol=1e-12)
+
+
+def test_dt_counts_are_not_scaled():
+    """With dt = 0.1 the counts are Poisson(mu), not Poisson(mu) * dt truncated to int."""
+    net = ct.PoissonGLMNetwork(np.zeros((50, 50)), alpha=0.1, beta=1.0, T=3, tau=1.0,
+                               dt=0.1, r=0.0, b=np.log(0.5))
+    spikes = np.asarray(ct.simulate_network(net, jax.random.key(0), 2000))
+    assert spikes.dtype.kind == "i"
+    mean = spikes.mean()  # mu = dt/alpha * exp(b) = 0.5; sd of the mean = sqrt(0.5/1e5)
+    assert abs(mean - 0.5) < 5 * np.sqrt(0.5 / spikes.size), mean
+
+
+def test_network_memory_is_order_edges():
+    """No intermediate of the jitted step is as large as edges * T or N * N."""
+    n, T = 200, 10
+    net = _small_net(n=n, T=T, r=0.1, seed=2)
+    assert net.n_edges * T > 20_000
+    jaxpr = jax.make_jaxpr(
+        lambda nt, k: sim._network_core(nt, k, None, jnp.zeros((T, n)), jnp.inf,
+                                        n_steps=5, burn_in=0))(net, jax.random.key(0))
+
+    def sizes(jx):
+        for eqn in jx.eqns:
+            for v in eqn.outvars:
+                yield int(np.prod(v.aval.shape)) if hasattr(v.aval, "shape") else 1
+            for p in eqn.params.values():
+                sub = getattr(p, "jaxpr", None)
+                if sub is not None:
+                    yield from sizes(getattr(sub, "jaxpr", sub))
+    biggest = max(sizes(jaxpr.jaxpr))
+    assert biggest <= max(net.n_edges, T * n), biggest
+
+
+def test_network_no_recompile_and_pytree():
+    net = _small_net()
+    ct.simulate_network(net, jax.random.key(0), 50)
+    before = sim._TRACE_COUNTS["simulate_network"]
+    ct.simulate_network(net.replace(r=0.2, b=-2.0), jax.random.key(1), 50)
+    assert sim._TRACE_COUNTS["simulate_network"] == before
+    leaves, tree = jax.tree.flatten(net)
+    again = jax.tree.unflatten(tree, leaves)
+    assert again.T == net.T and again.n_neurons == net.n_neurons
+    hist = np.zeros((net.T, net.n_neurons))
+    np.testing.assert_array_equal(np.asarray(jax.jit(ct.network_rate)(net, hist)),
+                                  np.asarray(ct.network_rate(net, hist)))
+
+
+def test_network_runaway():
+    net = _small_net(r=6.0, b=0.0)
+    with pytest.raises(ct.RunawayError, match=r"at step \d+ the expected count of neuron"):
+        ct.simulate_network(net, jax.random.key(0), 1000)
+    with pytest.raises(ct.RunawayError, match="during burn-in"):
+        ct.simulate_network(net, jax.random.key(0), 10, burn_in=1000)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(dt=0.0), r"`dt` must be positive and finite; got 0.0"),
+    (dict(tau=-1.0), r"`tau` must be positive and finite; got -1.0"),
+    (dict(alpha=0.0), r"`alpha` must be positive"),
+    (dict(T=0), r"`T` must be an integer >= 1; got 0"),
+    (dict(W0=np.zeros((3, 4))), r"`W0` must be square"),
+    (dict(W0=np.array([[0, np.nan], [0, 0]])), r"`W0` must contain only finite"),
+    (dict(b=np.zeros(3)), r"`b` must be a scalar or have shape \(2,\)"),
+    (dict(W0=(np.array([[0, 5]]).reshape(2, 1), np.ones(1)), n_neurons=2),
+     r"`edge_index` must hold neuron indices in \[0, 2\)"),
+])
+def test_network_bad_construction(kwargs, message):
+    p = dict(W0=np.zeros((2, 2)), alpha=1.0, beta=1.0, T=3, tau=1.0, dt=1.0, r=1.0, b=0.0)
+    p.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        ct.PoissonGLMNetwork(**p)
+
+
+def test_network_bad_calls():
+    net = _small_net(n=4, T=3)
+    with pytest.raises(ValueError, match=r"`history` must have shape \(T, n_neurons\) = \(3, 4\)"):
+        ct.network_input(net, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="`key` must be a JAX PRNG key"):
+        ct.simulate_network(net, 42, 10)
+    with pytest.raises(ValueError, match=r"`stimulus` must have n_steps=10 rows"):
+        ct.simulate_network(net, jax.random.key(0), 10, stimulus=np.zeros(9))
+    with pytest.raises(ValueError, match=r"`stimulus` must have shape \(n_steps, n_neurons\)"):
+        ct.simulate_network(net, jax.random.key(0), 10, stimulus=np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="`init_history` must hold non-negative"):
+        ct.simulate_network(net, jax.random.key(0), 10, init_history=-np.ones((3, 4)))
+
+
+# ------------------------------------------------------------------ generators
+def test_normal_network_properties():
+    n = 400
+    key = jax.random.key(7)
+    W = np.asarray(ct.normal_network(key, n, std=1.0, density=0.1))
+    np.testing.assert_array_equal(W, np.asarray(ct.normal_network(key, n, std=1.0, density=0.1)))
+    assert not np.array_equal(W, np.asarray(ct.normal_network(jax.random.key(8), n, density=0.1)))
+    assert np.all(np.diag(W) == 0)
+    assert np.all(W[: n // 2] >= 0) and np.all(W[n // 2:] <= 0)  # Dale's law by source
+    dens = (W != 0).sum() / (n * (n - 1))
+    assert abs(dens - 0.1) < 5 * np.sqrt(0.1 * 0.9 / (n * (n - 1))), dens
+    # half-normal magnitudes: E|z| = sqrt(2/pi)
+    assert abs(np.abs(W[W != 0]).mean() - np.sqrt(2 / np.pi)) < 0.03
+    Wg = np.asarray(ct.normal_network(key, n, std=1.0, density=0.1, glorot=True))
+    np.testing.assert_allclose(Wg, W / np.sqrt(n), rtol=1e-15)
+    Wr = np.asarray(ct.normal_network(jax.random.PRNGKey(7), n, std=1.0, density=0.1))
+    np.testing.assert_array_equal(Wr, W)  # raw key with the same seed: same graph
+
+
+def test_uniform_and_mexican_hat():
+    W = np.asarray(ct.uniform_network(jax.random.key(0), 300, low=-0.5, high=1.5, density=0.2))
+    nz = W[W != 0]
+    assert nz.min() >= -0.5 and nz.max() < 1.5 and np.all(np.diag(W) == 0)
+    assert abs(nz.mean() - 0.5) < 0.02 and abs((W != 0).mean() - 0.2 * 299 / 300) < 0.005
+    n, a, s1, s2 = 12, 0.6, 1.5, 3.0
+    M = np.asarray(ct.mexican_hat_network(n, a, s1, s2))
+    ref = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            dd = min(abs(i - j), n - abs(i - j))
+            ref[i, j] = 0 if i == j else (np.exp(-dd**2 / (2 * s1**2))
+                                          - a * np.exp(-dd**2 / (2 * s2**2)))
+    np.testing.assert_allclose(M, ref, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ct.normal_network(0, 10), "`key` must be a JAX PRNG key"),
+    (lambda: ct.normal_network(jax.random.key(0), 10, density=0.0), r"`density` must be in \(0, 1\]"),
+    (lambda: ct.normal_network(jax.random.key(0), 1), "`n_neurons` must be an integer >= 2"),
+    (lambda: ct.uniform_network(jax.random.key(0), 10, low=1.0, high=0.0), "`low` must be < `high`"),
+    (lambda: ct.mexican_hat_network(10, sigma_1=0.0), "`sigma_1` must be positive"),
+])
+def test_generator_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ------------------------------------------------------------------ mean field and tuning
+def test_mean_field_against_simulation():
+    net = _small_net(n=60, dt=1.0, r=0.5, b=-2.0, seed=4)
+    nu, res = ct.mean_field_rate(net, return_residual=True)
+    assert float(res) < 1e-10
+    spikes = np.asarray(ct.simulate_network(net, jax.random.key(0), 20_000, burn_in=200))
+    sim_mean, mf_mean = spikes.mean(), float(nu.mean())
+    assert abs(mf_mean / sim_mean - 1) < 0.05, (mf_mean, sim_mean)
+    # without coupling the mean field is exact
+    free = net.replace(r=0.0)
+    np.testing.assert_allclose(np.asarray(ct.mean_field_rate(free)), np.exp(-2.0), rtol=1e-14)
+
+
+def test_mean_field_gradient_matches_finite_difference():
+    net = _small_net(n=20, dt=1.0, r=0.4, b=-2.0)
+    f = lambda r: jnp.mean(ct.mean_field_rate(net.replace(r=r)))  # noqa: E731
+    g = jax.grad(f)(0.4)
+    fd = (f(0.4 + 1e-6) - f(0.4 - 1e-6)) / 2e-6
+    assert abs(float(g) - float(fd)) < 1e-7 * max(1.0, abs(float(fd)))
+
+
+def test_tune_mean_field_reaches_target_in_simulation():
+    net = _small_net(n=60, dt=1.0, r=0.3, b=-3.0, seed=5)
+    tuned, hist = ct.tune_network(net, 0.2, params=("b",), n_iter=300)
+    assert abs(float(ct.mean_field_rate(tuned).mean()) - 0.2) < 1e-3
+    assert hist.shape == (300,) and float(tuned.r) == 0.3
+    spikes = np.asarray(ct.simulate_network(tuned, jax.random.key(1), 10_000, burn_in=200))
+    assert abs(spikes.mean() / 0.2 - 1) < 0.06, spikes.mean()
+    # r and b together: the mean-field target is met too (the pair is not unique)
+    both, _ = ct.tune_network(net, 0.2, params=("r", "b"), n_iter=300)
+    assert abs(float(ct.mean_field_rate(both).mean()) - 0.2) < 1e-3
+    assert float(both.r) != 0.3
+
+
+def test_tune_sampled_reaches_target():
+    net = _small_net(n=40, dt=1.0, r=0.3, b=-3.0, seed=6)
+    tuned, hist = ct.tune_network(net, 0.15, params=("b",), method="sampled",
+                                  key=jax.random.key(0), n_iter=150, learning_rate=0.05,
+                                  n_steps=300)
+    spikes = np.asarray(ct.simulate_network(tuned, jax.random.key(2), 10_000, burn_in=200))
+    assert abs(spikes.mean() / 0.15 - 1) < 0.08, spikes.mean()
+
+
+def test_tune_bad_input():
+    net = _small_net(n=4)
+    with pytest.raises(ValueError, match=r"`params` must be a non-empty subset"):
+        ct.tune_network(net, 0.1, params=("W0",))
+    with pytest.raises(ValueError, match="`key` must be a PRNG key for method='sampled'"):
+        ct.tune_network(net, 0.1, method="sampled")
+    with pytest.raises(ValueError, match="`target_rate` must be positive"):
+        ct.tune_network(net, 0.0)
