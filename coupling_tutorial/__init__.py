@@ -17,6 +17,8 @@ features
 from . import features, filters
 from .features import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
+from . import glm
+from .glm import *  # noqa: F401,F403
 from . import lif
 from .lif import *  # noqa: F401,F403
 from . import simulate
@@ -24,4 +26,4 @@ from .simulate import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
-__all__ = filters.__all__ + features.__all__ + lif.__all__ + simulate.__all__
+__all__ = filters.__all__ + features.__all__ + glm.__all__ + lif.__all__ + simulate.__all__
