@@ -1,0 +1,426 @@
+r"""Self-checks for the book's implement-it-yourself exercises.
+
+Each ``check_*`` function takes the reader's function, runs it on fixed inputs (fixed
+seeds, fixed shapes), compares the result with the package's reference implementation,
+prints **one line** (a success line, or what is wrong: shape, off-by-one lag, sign,
+ordering, tolerance) and returns ``True`` or ``False``. Pure Python + NumPy + JAX, so the
+checks run anywhere the package does, Google Colab included. In a notebook::
+
+    import coupling_tutorial as ct
+
+    def my_coupling_features(counts, basis):
+        ...
+
+    ct.checks.check_coupling_features(my_coupling_features)
+
+A function that still raises :class:`NotImplementedError` (an unfinished exercise stub
+of the student edition) is not a wrong answer: the error propagates unchanged. Any other
+exception raised by the reader's function is reported and counts as a failure.
+
+Reuse in autograders
+--------------------
+The checks are plain functions returning a boolean, so any grader that can run Python
+can use them; pass ``verbose=False`` to silence the printed line.
+
+* **pytest** (e.g. a GitHub Classroom autograder): import the student's function from
+  their submission (a module, or a notebook converted with ``jupyter nbconvert --to
+  script``) and assert the check::
+
+      # test_exercises.py
+      import coupling_tutorial as ct
+      from submission import my_coupling_features
+
+      def test_coupling_features():
+          assert ct.checks.check_coupling_features(my_coupling_features, verbose=False)
+
+* **otter-grader**: make each check the body of a question's test case, e.g. the file
+  ``tests/q1_1.py`` of an otter assignment::
+
+      OK_FORMAT = True
+      test = {"name": "q1_1", "points": 2, "suites": [{"type": "doctest",
+          "scored": True, "setup": "", "teardown": "", "cases": [{"hidden": False,
+          "code": ">>> ct.checks.check_coupling_features(my_coupling_features, "
+                  "verbose=False)\nTrue"}]}]}
+
+  (with ``import coupling_tutorial as ct`` in the notebook). ``otter assign`` can
+  generate the same from a ``# TEST`` cell holding that line.
+
+:data:`CHECKS` maps each check's name to the function, for graders that loop over them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+
+__all__ = [
+    "check_coupling_features",
+    "check_raised_cosine_log_basis",
+    "CHECKS",
+]
+
+
+# --------------------------------------------------------------------------------------
+# Helpers shared by every check
+# --------------------------------------------------------------------------------------
+class _Fail(Exception):
+    """A diagnosed mistake: the message is what the reader sees."""
+
+
+def _report(name: str, ok: bool, message: str, verbose: bool) -> bool:
+    if verbose:
+        print(f"{'✓' if ok else '✗'} {name}: {message}")
+    return ok
+
+
+def _run(name: str, fn, args, kwargs=None, verbose: bool = True):
+    """Call the reader's function; NotImplementedError propagates, other errors fail."""
+    if not callable(fn):
+        raise _Fail(f"expected a function, got {type(fn).__name__}.")
+    try:
+        out = fn(*args, **(kwargs or {}))
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any error of the reader's code is reported
+        call = ", ".join([_short(a) for a in args]
+                         + [f"{k}={v!r}" for k, v in (kwargs or {}).items()])
+        raise _Fail(f"your function raised {type(err).__name__}: {err} "
+                    f"(called as fn({call})).") from None
+    if out is None:
+        raise _Fail("your function returned None: did you forget `return`?")
+    try:
+        arr = np.asarray(out, dtype=float)
+    except (TypeError, ValueError):
+        raise _Fail(f"your function must return an array; got {type(out).__name__}.") from None
+    return arr
+
+
+def _short(a) -> str:
+    if hasattr(a, "shape") and getattr(a, "ndim", 0) > 0:
+        return f"<array {tuple(a.shape)}>"
+    return repr(a)
+
+
+def _rtol(*arrays) -> float:
+    """Relative tolerance: tight for float64 results, loose for float32."""
+    import jax
+
+    x64 = bool(jax.config.read("jax_enable_x64"))
+    if not x64 or any(getattr(a, "dtype", np.float64) == np.float32 for a in arrays):
+        return 1e-4
+    return 1e-9
+
+
+def _close(got: np.ndarray, want: np.ndarray, rtol: float) -> bool:
+    if got.shape != want.shape:
+        return False
+    both = np.isfinite(got) & np.isfinite(want)
+    if not np.array_equal(np.isfinite(got), np.isfinite(want)):
+        return False
+    scale = max(1.0, float(np.max(np.abs(want[both]), initial=0.0)))
+    return bool(np.all(np.abs(got[both] - want[both]) <= rtol * scale))
+
+
+def _max_err(got: np.ndarray, want: np.ndarray, mask=None) -> tuple[float, tuple]:
+    diff = np.abs(got - want)
+    if mask is not None:
+        diff = np.where(mask, diff, 0.0)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    idx = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    return float(diff[idx]), tuple(int(i) for i in idx)
+
+
+def _tolerance_message(rel_err: float, rtol: float) -> str | None:
+    """The message for a result that is nearly right (relative error ``rel_err``)."""
+    if rel_err <= 1e-5:
+        return (f"close, but not within the tolerance {rtol:g}: compute in float64 "
+                f"(jax.config.update('jax_enable_x64', True)), not float32")
+    if rel_err <= 1e-3:
+        return (f"close, but not within the tolerance {rtol:g}: an approximation or a "
+                f"slightly wrong constant?")
+    return None
+
+
+def _float_inputs(*arrays):
+    import jax.numpy as jnp
+
+    dtype = jnp.result_type(float)
+    return tuple(jnp.asarray(a, dtype=dtype) for a in arrays)
+
+
+def _accepts(fn, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 1: causal convolution (coupling_features)
+# --------------------------------------------------------------------------------------
+def _brute_conv(counts, basis, first_lag=1, neuron_major=True):
+    """out[t, j*K + k] = sum_l counts[t - first_lag - l, j] * basis[l, k] (NaN if early)."""
+    counts = np.asarray(counts, float)
+    basis = np.asarray(basis, float)
+    n_samples, n_neurons = counts.shape
+    window, n_basis = basis.shape
+    out = np.full((n_samples, n_neurons, n_basis), np.nan)
+    for t in range(n_samples):
+        oldest = t - first_lag - (window - 1)
+        if oldest < 0 or t - first_lag >= n_samples:
+            continue
+        past = counts[t - first_lag - np.arange(window)]  # (window, n_neurons), lag order
+        out[t] = past.T @ basis
+    if not neuron_major:
+        out = out.transpose(0, 2, 1)
+    return out.reshape(n_samples, n_neurons * n_basis)
+
+
+def _features_cases():
+    from .filters import raised_cosine_log_basis
+
+    rng = np.random.default_rng(20260101)
+    counts_a = rng.poisson(0.8, size=(40, 2))
+    basis_a = rng.normal(size=(6, 3))  # asymmetric in lag: flips and shifts show
+    counts_b = rng.poisson(0.5, size=(50, 3))
+    basis_b = np.asarray(raised_cosine_log_basis(4, 10))
+    return [(counts_a, basis_a), (counts_b, basis_b)]
+
+
+def _diagnose_features(got, counts, basis, want, rtol) -> str | None:
+    """None if ``got`` is right, else the message saying what is wrong."""
+    n_samples, n_neurons = counts.shape
+    window, n_basis = basis.shape
+    shape = (n_samples, n_neurons * n_basis)
+    where = f"(counts {counts.shape}, basis {basis.shape})"
+    if got.shape != shape:
+        if got.shape == (n_samples, n_neurons, n_basis):
+            return (f"shape {got.shape} {where}: flatten to 2-D {shape}, neuron-major "
+                    f"(column j * n_basis + k), e.g. with .reshape(n_samples, -1).")
+        if got.shape == (n_samples, n_basis, n_neurons):
+            return (f"shape {got.shape} {where}: the last two axes are (basis, neuron); "
+                    f"transpose to (neuron, basis) and flatten to {shape}.")
+        if got.shape == (n_samples - window, n_neurons * n_basis):
+            return (f"shape {got.shape} {where}: keep all {n_samples} rows; the first "
+                    f"{window} (window_size) rows must be NaN, not dropped.")
+        if got.shape == shape[::-1]:
+            return f"shape {got.shape} {where}: transposed; rows must be time bins {shape}."
+        return f"shape {got.shape} {where}: expected {shape} (n_samples, n_neurons * n_basis)."
+    body = np.zeros(n_samples, bool)
+    body[window:] = True
+    if np.isnan(got[window:]).any():
+        t = window + int(np.argwhere(np.isnan(got[window:]).any(axis=1))[0, 0])
+        return (f"NaN in row {t} {where}: from row window_size = {window} on, a full "
+                f"window of past bins exists, so the value must be a number.")
+    if _close(got[window:], want[window:], rtol):
+        if np.isnan(got[:window]).all():
+            return None
+        return (f"rows 0..{window - 1} must be NaN (their window reaches before the "
+                f"recording; the GLM drops NaN rows); yours hold numbers "
+                f"(e.g. {float(got[0, 0])!r}) {where}.")
+    rows = slice(window + 1, n_samples - 1)  # rows where every shifted variant is defined
+    variants = [
+        (_brute_conv(counts, basis, first_lag=0),
+         "off by one lag: you include the current bin t. Row 0 of the basis is lag 1, so "
+         "bin t must see counts[t-1-l] (strictly before t)."),
+        (_brute_conv(counts, basis, first_lag=2),
+         "off by one lag: you start at lag 2. Row 0 of the basis is lag 1: bin t must "
+         "see counts[t-1-l], starting with the bin right before t."),
+        (_brute_conv(counts, basis[::-1]),
+         "the basis is time-reversed: row 0 of the basis is the MOST RECENT bin (lag 1), "
+         "so multiply counts[t-1-l] by basis[l] (no flip)."),
+        (_brute_conv(counts, basis, neuron_major=False),
+         f"columns in basis-major order (k * n_neurons + j); the package is neuron-major: "
+         f"column j * n_basis + k (neuron j, basis function k)."),
+        (-want, "sign flipped: the features are sums of counts times basis values, "
+         "with a plus sign."),
+    ]
+    for variant, message in variants:
+        if _close(got[rows], variant[rows], rtol):
+            return message + f" {where}"
+    err, (t, c) = _max_err(got, want, mask=body[:, None])
+    message = _tolerance_message(err / max(1.0, float(np.nanmax(np.abs(want)))), rtol)
+    if message:
+        return f"{message} (max error {err:.2e} at row {t}, column {c}) {where}."
+    j, k = divmod(c, n_basis)
+    return (f"values differ {where}: at row {t}, column {c} (neuron {j}, basis function "
+            f"{k}) expected {want[t, c]:.6g}, got {got[t, c]:.6g}. Check which axis you "
+            f"sum over: X[t, j*K + k] = sum_l counts[t-1-l, j] * basis[l, k].")
+
+
+def check_coupling_features(fn, verbose: bool = True) -> bool:
+    r"""Check a reader's causal convolution against :func:`coupling_features`.
+
+    ``fn(counts, basis)`` must return, for counts of shape ``(n_samples, n_neurons)``
+    and a basis of shape ``(window_size, n_basis)``, the design matrix
+
+    .. math:: X[t,\; j K + k] = \sum_{\ell=0}^{W-1} y[t-1-\ell,\, j]\; B[\ell, k]
+
+    of shape ``(n_samples, n_neurons * n_basis)`` with the first ``window_size`` rows NaN.
+
+    Parameters
+    ----------
+    fn : callable
+        The reader's function ``fn(counts, basis)``.
+    verbose : bool
+        Print the one-line verdict.
+
+    Returns
+    -------
+    bool
+        Whether ``fn`` agrees with :func:`coupling_tutorial.coupling_features` on every
+        test input.
+
+    Examples
+    --------
+    >>> import coupling_tutorial as ct
+    >>> ct.checks.check_coupling_features(ct.coupling_features)
+    ✓ check_coupling_features: matches ct.coupling_features on 2 test inputs.
+    True
+    """
+    from .features import coupling_features
+
+    name = "check_coupling_features"
+    try:
+        cases = _features_cases()
+        for counts, basis in cases:
+            y, b = _float_inputs(counts, basis)
+            want = np.asarray(coupling_features(y, b), dtype=float)
+            got = _run(name, fn, (y, b))
+            message = _diagnose_features(got, np.asarray(counts, float),
+                                         np.asarray(basis, float), want, _rtol(y))
+            if message:
+                raise _Fail(message)
+    except _Fail as fail:
+        return _report(name, False, str(fail), verbose)
+    return _report(name, True, f"matches ct.coupling_features on {len(cases)} test inputs.",
+                   verbose)
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 1: raised-cosine log basis
+# --------------------------------------------------------------------------------------
+def _rc_log(n, window, width=2.0, time_scaling=50.0, enforce=True, *, log=True, clip=True,
+            grid="linspace", half=True, plus_one=True, delta=True):
+    """NumPy raised-cosine log basis with switches that reproduce typical mistakes."""
+    x = np.linspace(0.0, 1.0, window) if grid == "linspace" else np.arange(window) / window
+    u = np.log(time_scaling * x + 1.0) / np.log(time_scaling + 1.0) if log else x
+    last = 1.0 - width / (n + width - 1.0) if enforce else 1.0
+    peaks = np.linspace(0.0, last, n)
+    d = peaks[1] - peaks[0] if delta else 1.0
+    arg = np.pi * (u[:, None] - peaks[None, :]) / (d * width)
+    if clip:
+        arg = np.clip(arg, -np.pi, np.pi)
+    out = np.cos(arg) + (1.0 if plus_one else 0.0)
+    return 0.5 * out if half else out
+
+
+def _diagnose_basis(got, want, args, kwargs, rtol) -> str | None:
+    n, window = args
+    call = ", ".join([str(n), str(window)] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    where = f"(for fn({call}))"
+    shape = (window, n)
+    if got.shape != shape:
+        if got.shape == shape[::-1]:
+            return (f"shape {got.shape} {where}: transposed; return (window_size, "
+                    f"n_basis_funcs) {shape}, lags along rows, one column per function.")
+        return f"shape {got.shape} {where}: expected (window_size, n_basis_funcs) = {shape}."
+    if not np.isfinite(got).all():
+        return f"NaN or inf in your basis {where}."
+    if _close(got, want, rtol):
+        return None
+    params = dict(width=kwargs.get("width", 2.0),
+                  time_scaling=kwargs.get("time_scaling", 50.0),
+                  enforce=kwargs.get("enforce_decay_to_zero", True))
+    variants = [
+        (want[::-1], "the lag axis is reversed: row 0 must be lag 1 (the most recent bin), "
+         "where the narrowest bump peaks."),
+        (want[:, ::-1], "the basis functions are in reverse order: column 0 must be the "
+         "narrow bump peaking at lag 0, the last column the widest."),
+        (_rc_log(n, window, **params, log=False),
+         "the bumps are evenly spaced in time: stretch the time axis with "
+         "u(x) = log(s*x + 1) / log(s + 1) (s = time_scaling) before placing them."),
+        (_rc_log(n, window, **params, clip=False),
+         "the cosine argument is not clipped to [-pi, pi]: without the clip the cosine "
+         "repeats and the bumps come back far from their peak."),
+        (_rc_log(n, window, **{**params, "enforce": not params["enforce"]}),
+         "the last peak is misplaced: with enforce_decay_to_zero=True it sits at "
+         "1 - w/(n + w - 1), so every bump has decayed to 0 at the window's end "
+         "(and at 1 when enforce_decay_to_zero=False)."),
+        (_rc_log(n, window, **params, grid="arange"),
+         "off by one on the time grid: x = l / (window_size - 1) runs from 0 to 1 "
+         "inclusive (np.linspace(0, 1, window_size))."),
+        (2.0 * want, "the bumps peak at 2: missing the factor 1/2 in (cos(...) + 1) / 2."),
+        (_rc_log(n, window, **params, plus_one=False),
+         "the bumps go negative: missing the +1 in (cos(...) + 1) / 2."),
+        (_rc_log(n, window, **params, delta=False),
+         "the bump width is wrong: divide by (Delta * width), Delta being the spacing "
+         "between neighbouring peaks."),
+    ]
+    for variant, message in variants:
+        if _close(got, variant, rtol):
+            return message + f" {where}"
+    for kw in kwargs:  # a keyword argument accepted but ignored
+        if _close(got, _rc_log(n, window), rtol):
+            return f"your function ignores `{kw}` {where}: it returns the default basis."
+    err, (lag, k) = _max_err(got, want)
+    message = _tolerance_message(err, rtol)
+    if message:
+        return f"{message} (max error {err:.2e} at lag row {lag}, function {k}) {where}."
+    return (f"values differ {where}: at lag row {lag}, function {k} expected "
+            f"{want[lag, k]:.6g}, got {got[lag, k]:.6g}.")
+
+
+def check_raised_cosine_log_basis(fn, verbose: bool = True) -> bool:
+    r"""Check a reader's raised-cosine log basis against :func:`raised_cosine_log_basis`.
+
+    ``fn(n_basis_funcs, window_size)`` must return the ``(window_size, n_basis_funcs)``
+    basis with the defaults of :func:`coupling_tutorial.raised_cosine_log_basis`
+    (``width=2``, ``time_scaling=50``, ``enforce_decay_to_zero=True``). If ``fn`` also
+    accepts any of those keyword arguments, they are checked too.
+
+    Parameters
+    ----------
+    fn : callable
+        The reader's function ``fn(n_basis_funcs, window_size, ...)``.
+    verbose : bool
+        Print the one-line verdict.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import coupling_tutorial as ct
+    >>> ct.checks.check_raised_cosine_log_basis(ct.raised_cosine_log_basis)
+    ✓ check_raised_cosine_log_basis: matches ct.raised_cosine_log_basis on 6 test inputs.
+    True
+    """
+    from .filters import raised_cosine_log_basis
+
+    name = "check_raised_cosine_log_basis"
+    cases = [((5, 100), {}), ((3, 20), {}), ((8, 61), {})]
+    for kw, value in (("width", 3.0), ("time_scaling", 10.0), ("enforce_decay_to_zero", False)):
+        if _accepts(fn, kw):
+            cases.append(((4, 50), {kw: value}))
+    try:
+        for args, kwargs in cases:
+            want = np.asarray(raised_cosine_log_basis(*args, **kwargs), dtype=float)
+            got = _run(name, fn, args, kwargs)
+            message = _diagnose_basis(got, want, args, kwargs, _rtol(got))
+            if message:
+                raise _Fail(message)
+    except _Fail as fail:
+        return _report(name, False, str(fail), verbose)
+    return _report(name, True, f"matches ct.raised_cosine_log_basis on {len(cases)} test "
+                   f"inputs.", verbose)
+
+
+CHECKS = {
+    "check_coupling_features": check_coupling_features,
+    "check_raised_cosine_log_basis": check_raised_cosine_log_basis,
+}

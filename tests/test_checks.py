@@ -1,0 +1,220 @@
+"""The self-checks accept correct implementations and catch the typical wrong ones.
+
+Every wrong implementation below is a mistake a reader plausibly makes; each test pins the
+specific diagnosis the check prints, so a check that merely says "wrong" would fail here.
+The correct implementations are independent brute-force NumPy loops, not the package.
+"""
+
+import numpy as np
+import pytest
+
+import coupling_tutorial as ct
+from coupling_tutorial import checks
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def verdict(check, fn, capsys):
+    """Run a check; return (bool, printed line)."""
+    ok = check(fn)
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0, f"a check prints one line, got:\n{out}"
+    return ok, out
+
+
+def loop_features(counts, basis, first_lag=1, flip=False, basis_major=False, fill=np.nan,
+                  sign=1.0):
+    """Brute-force causal convolution with switches for the typical mistakes."""
+    counts = np.asarray(counts, float)
+    basis = np.asarray(basis, float)
+    if flip:
+        basis = basis[::-1]
+    n_samples, n_neurons = counts.shape
+    window, n_basis = basis.shape
+    out = np.full((n_samples, n_neurons, n_basis), fill)
+    for t in range(window, n_samples):
+        acc = np.zeros((n_neurons, n_basis))
+        for lag in range(window):
+            s = t - first_lag - lag
+            if 0 <= s < n_samples:
+                acc += np.outer(counts[s], basis[lag])
+        out[t] = acc
+    if basis_major:
+        out = out.transpose(0, 2, 1)
+    return sign * out.reshape(n_samples, -1)
+
+
+def numpy_basis(n, window, width=2.0, time_scaling=50.0, enforce_decay_to_zero=True, *,
+                log=True, clip=True, x_grid="linspace", half=True, plus_one=True):
+    """Independent NumPy raised-cosine log basis, with switches for typical mistakes."""
+    if x_grid == "linspace":
+        x = np.arange(window) / (window - 1)
+    else:
+        x = np.arange(window) / window
+    u = np.log1p(time_scaling * x) / np.log1p(time_scaling) if log else x
+    last = 1.0 - width / (n + width - 1.0) if enforce_decay_to_zero else 1.0
+    peaks = np.array([last * j / (n - 1) for j in range(n)])
+    arg = np.pi * (u[:, None] - peaks) / ((peaks[1] - peaks[0]) * width)
+    if clip:
+        arg = np.clip(arg, -np.pi, np.pi)
+    b = np.cos(arg) + (1.0 if plus_one else 0.0)
+    return 0.5 * b if half else b
+
+
+# --------------------------------------------------------------------------------------
+# check_coupling_features
+# --------------------------------------------------------------------------------------
+def test_features_accepts_reference_and_independent_loop(capsys):
+    ok, out = verdict(checks.check_coupling_features, ct.coupling_features, capsys)
+    assert ok and out.startswith("✓ check_coupling_features: matches"), out
+    ok, out = verdict(checks.check_coupling_features, loop_features, capsys)
+    assert ok, out
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(first_lag=0), "off by one lag: you include the current bin"),
+    (dict(first_lag=2), "off by one lag: you start at lag 2"),
+    (dict(flip=True), "the basis is time-reversed"),
+    (dict(basis_major=True), "columns in basis-major order"),
+    (dict(fill=0.0), "rows 0..5 must be NaN"),
+    (dict(sign=-1.0), "sign flipped"),
+])
+def test_features_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_coupling_features,
+                      lambda c, b: loop_features(c, b, **mistake), capsys)
+    assert not ok
+    assert out.startswith("✗ check_coupling_features: " + expected), out
+
+
+@pytest.mark.parametrize("wrong, expected", [
+    (lambda c, b: ct.coupling_features(c, b)[b.shape[0]:], "keep all 40 rows"),
+    (lambda c, b: ct.coupling_features(c, b).reshape(c.shape[0], c.shape[1], -1),
+     "flatten to 2-D (40, 6)"),
+    (lambda c, b: np.asarray(ct.coupling_features(c, b)).reshape(
+        c.shape[0], c.shape[1], -1).transpose(0, 2, 1), "the last two axes are (basis, neuron)"),
+    (lambda c, b: ct.coupling_features(c, b).T, "transposed"),
+    (lambda c, b: loop_features(c, b)[:, :3], "expected (40, 6)"),
+])
+def test_features_diagnoses_shapes(wrong, expected, capsys):
+    ok, out = verdict(checks.check_coupling_features, wrong, capsys)
+    assert not ok and expected in out, out
+
+
+def test_features_wrong_axis_and_missing_term(capsys):
+    # convolving along the neuron axis instead of time (a typical axis mix-up)
+    def wrong_axis(counts, basis):
+        c = np.asarray(counts)
+        return loop_features(c[:, ::-1], basis)
+
+    ok, out = verdict(checks.check_coupling_features, wrong_axis, capsys)
+    assert not ok and "values differ" in out and "(neuron " in out, out
+
+    # the oldest lag of the window left out of the sum
+    ok, out = verdict(checks.check_coupling_features, _drop_oldest_lag, capsys)
+    assert not ok and "values differ" in out, out
+
+
+def _drop_oldest_lag(counts, basis):
+    b = np.array(basis, float)
+    b[-1] = 0.0
+    return loop_features(counts, b)
+
+
+def test_features_tolerance_messages(capsys):
+    def float32(counts, basis):
+        return np.asarray(loop_features(counts, basis), np.float32)
+
+    ok, out = verdict(checks.check_coupling_features, float32, capsys)
+    assert not ok and "not float32" in out, out
+    ok, out = verdict(checks.check_coupling_features,
+                      lambda c, b: 1.0005 * loop_features(c, b), capsys)
+    assert not ok and "slightly wrong constant" in out, out
+
+
+def test_features_nan_inside(capsys):
+    def nan_inside(counts, basis):
+        out = loop_features(counts, basis)
+        out[20, 1] = np.nan
+        return out
+
+    ok, out = verdict(checks.check_coupling_features, nan_inside, capsys)
+    assert not ok and "NaN in row 20" in out, out
+
+
+def test_errors_of_the_readers_function_are_reported(capsys):
+    ok, out = verdict(checks.check_coupling_features, lambda c, b: None, capsys)
+    assert not ok and "returned None" in out
+    ok, out = verdict(checks.check_coupling_features, lambda c, b: 1 / 0, capsys)
+    assert not ok and "raised ZeroDivisionError" in out and "fn(<array (40, 2)>" in out
+    ok, out = verdict(checks.check_coupling_features, "not a function", capsys)
+    assert not ok and "expected a function" in out
+    ok, out = verdict(checks.check_coupling_features, lambda c, b: "text", capsys)
+    assert not ok and "must return an array" in out
+
+
+def test_not_implemented_propagates(capsys):
+    def stub(counts, basis):
+        raise NotImplementedError("Exercise 1.1: not implemented yet")
+
+    with pytest.raises(NotImplementedError, match="Exercise 1.1"):
+        checks.check_coupling_features(stub)
+    with pytest.raises(NotImplementedError, match="Exercise 1.2"):
+        checks.check_raised_cosine_log_basis(
+            lambda n, w: (_ for _ in ()).throw(NotImplementedError("Exercise 1.2")))
+
+
+def test_verbose_false_is_silent(capsys):
+    assert checks.check_coupling_features(ct.coupling_features, verbose=False) is True
+    assert checks.check_coupling_features(lambda c, b: 0 * loop_features(c, b),
+                                          verbose=False) is False
+    assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------------------------------------------
+# check_raised_cosine_log_basis
+# --------------------------------------------------------------------------------------
+def test_basis_accepts_reference_and_independent_numpy(capsys):
+    ok, out = verdict(checks.check_raised_cosine_log_basis, ct.raised_cosine_log_basis, capsys)
+    assert ok and "on 6 test inputs" in out, out  # all three keyword arguments checked
+    ok, out = verdict(checks.check_raised_cosine_log_basis, lambda n, w: numpy_basis(n, w),
+                      capsys)
+    assert ok and "on 3 test inputs" in out, out
+    ok, out = verdict(checks.check_raised_cosine_log_basis, numpy_basis, capsys)
+    assert ok and "on 6 test inputs" in out, out
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(log=False), "the bumps are evenly spaced in time"),
+    (dict(clip=False), "the cosine argument is not clipped"),
+    (dict(enforce_decay_to_zero=False), "the last peak is misplaced"),
+    (dict(x_grid="arange"), "off by one on the time grid"),
+    (dict(half=False), "the bumps peak at 2: missing the factor 1/2"),
+    (dict(plus_one=False), "the bumps go negative: missing the +1"),
+])
+def test_basis_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_raised_cosine_log_basis,
+                      lambda n, w: numpy_basis(n, w, **mistake), capsys)
+    assert not ok and out.startswith("✗ check_raised_cosine_log_basis: " + expected), out
+
+
+@pytest.mark.parametrize("wrong, expected", [
+    (lambda n, w: numpy_basis(n, w)[::-1], "the lag axis is reversed"),
+    (lambda n, w: numpy_basis(n, w)[:, ::-1], "the basis functions are in reverse order"),
+    (lambda n, w: numpy_basis(n, w).T, "transposed"),
+    (lambda n, w: numpy_basis(n, w + 1), "expected (window_size, n_basis_funcs) = (100, 5)"),
+    (lambda n, w, width=2.0: numpy_basis(n, w), "your function ignores `width`"),
+    (lambda n, w: numpy_basis(n, w).astype(np.float32), "not float32"),
+    (lambda n, w: numpy_basis(n, w, time_scaling=40.0), "values differ (for fn(5, 100))"),
+])
+def test_basis_diagnoses_other_mistakes(wrong, expected, capsys):
+    ok, out = verdict(checks.check_raised_cosine_log_basis, wrong, capsys)
+    assert not ok and expected in out, out
+
+
+def test_registry_lists_every_check():
+    public = {n for n in checks.__all__ if n.startswith("check_")}
+    assert set(checks.CHECKS) == public
+    assert all(checks.CHECKS[n] is getattr(checks, n) for n in public)
+    # reached as ct.checks.*, never star-imported into the top level
+    assert not any(hasattr(ct, n) for n in public)
