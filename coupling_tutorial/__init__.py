@@ -16,10 +16,12 @@ features
 
 from . import features, filters
 from . import checks  # noqa: F401  (ct.checks.check_*: self-checks for the exercises)
+from . import meanfield
 from .features import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
 from . import glm
 from .glm import *  # noqa: F401,F403
+from .meanfield import *  # noqa: F401,F403
 from . import lif
 from .lif import *  # noqa: F401,F403
 from . import simulate
@@ -27,4 +29,4 @@ from .simulate import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
-__all__ = filters.__all__ + features.__all__ + glm.__all__ + lif.__all__ + simulate.__all__
+__all__ = filters.__all__ + features.__all__ + glm.__all__ + meanfield.__all__ + lif.__all__ + simulate.__all__
