@@ -203,8 +203,11 @@ def _line_search(eta, Xd, W, dW, b, db, Y, f0, decrease, active, l2, l1, ga, gro
         ok_new = ok | (jnp.isfinite(fn) & (fn <= f0 + 1e-4 * t * decrease))
         return jnp.where(ok_new, t, 0.5 * t), ok_new, k + 1
 
+    # near the optimum the decrease is below the rounding of f: comparing values is
+    # meaningless there, and the (Newton) step is accepted as it is
+    tiny = jnp.abs(decrease) <= 100 * jnp.finfo(f0.dtype).eps * jnp.maximum(jnp.abs(f0), 1.0)
     t, ok, _ = jax.lax.while_loop(
-        cond, body, (jnp.ones(n, f0.dtype), ~active, 0))
+        cond, body, (jnp.ones(n, f0.dtype), ~active | tiny, 0))
     t = jnp.where(ok & active, t, 0.0)
     return t, ok
 
