@@ -137,3 +137,15 @@ def test_install_cell_matches_config(install_cell):
     assert m.group("branch") == CONFIG["repository"]["branch"]
     # installs the package itself, with no jax pin or extra that would replace Colab's jax
     assert "coupling-tutorial @ git+" in src and "jax" not in src
+
+
+def test_instructor_page_colab_links_resolve():
+    """Every repository file a Colab/GitHub link of book/exercises.md names exists."""
+    text = (ROOT / "book" / "exercises.md").read_text()
+    org, repo, branch = se.repository(ROOT)
+    links = re.findall(r"https://(?:colab\.research\.google\.com/github|github\.com)/"
+                       r"([^/\s)]+)/([^/\s)]+)/(?:blob|tree)/([^/\s)]+)/([^\s)]+)", text)
+    assert links, "the instructors' page links no student notebook"
+    for link_org, link_repo, link_branch, path in links:
+        assert (link_org, link_repo, link_branch) == (org, repo, branch), path
+        assert (ROOT / path).exists(), f"book/exercises.md links to missing {path}"

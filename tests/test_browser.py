@@ -1,0 +1,296 @@
+"""The book builds with -W -n and every page renders in a real (headless) browser.
+
+This file holds THE book build of the test command: a module fixture (each test file runs
+in a single xdist worker, ``--dist loadfile``) builds the public book once into
+``_build/html`` exactly as ``python3 .ci/tasks.py book`` does (every chapter executed,
+warnings are errors). The pages are then served on 127.0.0.1 and opened in headless
+Chromium (Debian's ``chromium``, installed by ``.ci/run``), which runs MathJax; the DOM it
+dumps is checked for:
+
+* the page loaded (article, title) and no JavaScript error / failed resource load;
+* math typeset by MathJax (every ``math`` element processed, no MathJax error, no raw
+  ``\\(``, ``\\[``, ``$$`` or ``\\begin{`` left in the visible text);
+* every figure there: each image output of the executed notebook appears as an ``<img>``
+  whose file exists and is a non-blank picture;
+* no error output, except in cells tagged ``raises-exception``;
+* the Colab launch button (the link ``_config.yml`` implies) and the download buttons
+  (``.md`` source and ``.ipynb``), whose targets exist.
+
+A screenshot of each chapter is saved to ``_build/screenshots/`` for people to look at.
+Fully offline: MathJax is served from the build folder (book/_ext/offline_mathjax.py) and
+Chromium runs with background networking off.
+"""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+pytestmark = pytest.mark.book
+
+
+def toc_pages() -> list[str]:
+    def walk(node):
+        out = [node["file"]] if "file" in node else []
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key, []) or []:
+                out += walk(child)
+        return out
+
+    return [TOC["root"]] + walk(TOC)
+
+
+def is_chapter(page: str) -> bool:
+    return (ROOT / page).with_suffix(".ipynb").exists()
+
+
+PAGES = toc_pages()
+CHAPTERS = [p for p in PAGES if is_chapter(p)]
+
+
+def chromium() -> str:
+    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser",
+                 "google-chrome", "google-chrome-stable"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    pytest.fail("Chromium not found: install Debian's `chromium` (.ci/run does) or set "
+                "CHROMIUM to a Chrome/Chromium binary")
+
+
+# --------------------------------------------------------------------------------------
+# The build (once per test session in this worker) and a local server
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def build():
+    """Build the public book like `python3 .ci/tasks.py book`; return (process, seconds).
+
+    For local iteration on this file only, REUSE_BOOK_BUILD=1 reuses an existing
+    _build/html (the build test is then skipped, never passed).
+    """
+    if os.environ.get("REUSE_BOOK_BUILD") == "1" and (HTML / "index.html").exists():
+        return None, 0.0
+    env = dict(os.environ, MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+           ".", "-W", "-n", "--keep-going"]  # writes _build/html
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    print(f"book build: {seconds:.0f} s, exit code {proc.returncode}")
+    return proc, seconds
+
+
+@pytest.fixture(scope="module")
+def site(build):
+    """The built pages, served on 127.0.0.1 (MathJax needs http:// to load its fonts)."""
+    assert (HTML / "index.html").exists(), "the book build wrote no index.html"
+    failures = []  # (status, path) of every request the server could not answer
+    handler = functools.partial(_RecordingHandler, failures, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", failures
+    server.shutdown()
+    server.server_close()
+
+
+class _RecordingHandler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, failures, *args, **kwargs):
+        self.failures = failures
+        super().__init__(*args, **kwargs)
+
+    def log_request(self, code="-", size="-"):
+        status = getattr(code, "value", code)
+        if str(status).isdigit() and int(status) >= 400 and self.path != "/favicon.ico":
+            self.failures.append((int(status), self.path))
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def rendered(site, tmp_path_factory):
+    """{page: (DOM after MathJax, browser console lines)}; screenshots of chapters."""
+    url, failures = site
+    browser = chromium()
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for page in PAGES:
+        args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                f"--user-data-dir={profile}", "--virtual-time-budget=15000",
+                "--window-size=1280,2000", "--enable-logging=stderr", "--v=0", "--dump-dom"]
+        if page in CHAPTERS:
+            args.append(f"--screenshot={SCREENSHOTS / (Path(page).name + '.png')}")
+        failures.clear()
+        start = time.perf_counter()
+        proc = subprocess.run(args + [f"{url}/{page}.html"], capture_output=True, text=True,
+                              timeout=180)
+        console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln]
+        out[page] = (proc.stdout, console, proc.returncode, time.perf_counter() - start,
+                     list(failures))
+    return out
+
+
+def soup(dom: str):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(dom, "html.parser")
+
+
+# --------------------------------------------------------------------------------------
+# The build
+# --------------------------------------------------------------------------------------
+def test_book_builds_without_warnings(build):
+    proc, seconds = build
+    if proc is None:
+        pytest.skip("REUSE_BOOK_BUILD=1: the book was not built by this run")
+    log = proc.stdout + proc.stderr
+    warnings = [ln for ln in log.splitlines() if "WARNING" in ln and "IPKernelApp" not in ln]
+    assert proc.returncode == 0, "\n".join(warnings) or log[-5000:]
+    assert not warnings, "\n".join(warnings)
+    for page in PAGES:
+        assert (HTML / f"{page}.html").is_file(), page
+
+
+# --------------------------------------------------------------------------------------
+# Every page in the browser
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads(page, rendered):
+    dom, console, rc, seconds, failed = rendered[page]
+    assert rc == 0, f"chromium exit code {rc}"
+    assert not failed, f"{page}: requests the local server could not answer: {failed}"
+    doc = soup(dom)
+    article = doc.select_one("article.bd-article")
+    assert article is not None, f"{page}: no article in the rendered DOM"
+    assert article.find("h1"), f"{page}: no title"
+    bad = [ln for ln in console if re.search(r"Uncaught|Failed to load resource|net::ERR_", ln)
+           and not any(known in ln for known in KNOWN_CONSOLE_ERRORS)]
+    assert not bad, f"{page}: browser console:\n" + "\n".join(bad)
+
+
+# Upstream, harmless here: JB1 1.0.4's sphinx-thebe config script (`const THEBE_JS_URL`)
+# lands twice in every page's <head>; Thebe is off, nothing reads it.
+KNOWN_CONSOLE_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
+
+VISIBLE_RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac\{")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_math_is_typeset(page, rendered):
+    dom = rendered[page][0]
+    doc = soup(dom)
+    raw = (HTML / f"{page}.html").read_text()
+    n_math = len(soup(raw).select(".math"))
+    # MathJax 2 keeps each formula's TeX in a <script type="math/tex"> and renders it
+    # into a sibling span.MathJax / div.MathJax_Display; MathJax 3 into mjx-container.
+    rendered_math = doc.select("span.MathJax, div.MathJax_Display, mjx-container")
+    if n_math:
+        assert rendered_math, f"{page}: {n_math} formulas, none typeset by MathJax"
+        scripts = doc.select('script[type^="math/tex"]')
+        assert len(scripts) >= n_math or len(rendered_math) >= n_math, \
+            f"{page}: {n_math} formulas but only {len(scripts)} processed"
+    assert not doc.select(".MathJax_Error, .merror, .noError, mjx-merror"), \
+        f"{page}: MathJax reports a TeX error"
+    for tag in doc(["script", "style", "pre", "code", "textarea", "noscript"]):
+        tag.decompose()
+    for tag in doc.select(".highlight, .cell_input, .MathJax, .MathJax_Display"):
+        tag.decompose()
+    text = doc.get_text(" ")
+    m = VISIBLE_RAW_TEX.search(text)
+    assert not m, f"{page}: raw LaTeX in the rendered text: ...{text[max(0, m.start() - 80):m.end() + 80]}..."
+
+
+def executed_notebook(page: str):
+    path = ROOT / "_build" / "jupyter_execute" / f"{page}.ipynb"
+    assert path.exists(), f"no executed notebook {path}"
+    return nbformat.read(path, as_version=4)
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_every_figure_is_present(page, rendered):
+    from PIL import Image
+
+    nb = executed_notebook(page)
+    n_figures = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or {"remove-output", "remove-cell"} & set(
+                cell.metadata.get("tags", [])):
+            continue
+        n_figures += sum(1 for o in cell.get("outputs", [])
+                         if "data" in o and ({"image/png", "image/svg+xml", "image/jpeg"}
+                                             & set(o["data"])))
+    doc = soup(rendered[page][0])
+    images = doc.select("article.bd-article .cell_output img, article.bd-article figure img")
+    assert len(images) >= n_figures, f"{page}: {n_figures} figures executed, {len(images)} shown"
+    for img in doc.select("article.bd-article img"):
+        src = img.get("src", "")
+        assert src and not src.startswith(("http:", "https:")), f"{page}: image {src!r}"
+        if src.startswith("data:"):
+            continue
+        path = (HTML / page).parent / src
+        assert path.is_file() and path.stat().st_size > 0, f"{page}: missing image {src}"
+        if path.suffix == ".png":
+            with Image.open(path) as im:
+                w, h = im.size
+                lo, hi = im.convert("L").getextrema()
+            assert w > 50 and h > 50 and hi - lo > 32, f"{page}: blank image {src}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_no_error_outputs(page, rendered):
+    doc = soup(rendered[page][0])
+    for out in doc.select(".output.traceback, .output.error, .output_error"):
+        cell = out.find_parent(class_="cell")
+        classes = cell.get("class", []) if cell else []
+        assert "tag_raises-exception" in classes, \
+            f"{page}: error output outside a raises-exception cell:\n{out.get_text()[:500]}"
+    text = doc.get_text(" ")
+    n_allowed = len(doc.select(".cell.tag_raises-exception"))
+    assert text.count("Traceback (most recent call last)") <= n_allowed, page
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_launch_and_download_buttons(page, rendered):
+    doc = soup(rendered[page][0])
+    hrefs = [a.get("href", "") for a in doc.select("a")]
+    org, repo = CONFIG["repository"]["url"].rstrip("/").split("/")[-2:]
+    branch = CONFIG["repository"]["branch"]
+    colab = (f"{CONFIG['launch_buttons']['colab_url']}/github/{org}/{repo}/blob/{branch}/"
+             f"{page}.ipynb")
+    assert colab in hrefs, f"{page}: no Colab button to {colab}"
+    assert (ROOT / f"{page}.ipynb").is_file()
+    downloads = [h for h in hrefs if "_sources/" in h]
+    md = [h for h in downloads if h.endswith(".md")]
+    nb = [h for h in downloads if h.endswith(".ipynb")]
+    assert md and nb, f"{page}: download buttons missing ({downloads})"
+    for h in md + nb:
+        target = ((HTML / page).parent / h).resolve()
+        assert target.is_file() and target.stat().st_size > 0, f"{page}: {h} missing"
+
+
+def test_screenshots_saved(rendered):
+    for page in CHAPTERS:
+        png = SCREENSHOTS / f"{Path(page).name}.png"
+        assert png.is_file() and png.stat().st_size > 10_000, png
+    times = {p: round(v[3], 1) for p, v in rendered.items()}
+    print(f"browser seconds per page: {times}")
