@@ -71,8 +71,9 @@ def _clean_env() -> dict:
 
 def build_book(python: Path, config: str | None = None, out: str = "_build") -> None:
     """Build the book with warnings as errors (-W -n); a failing cell fails the build."""
-    args = [python, "-m", "jupyter_book", "build", ".", "--path-output", out, "-W", "-n",
-            "--keep-going"]
+    # (jupyter_book has no __main__, so `python -m jupyter_book` does not work)
+    args = [python, "-c", "from jupyter_book.cli.main import main; main()", "build", ".",
+            "--path-output", out, "-W", "-n", "--keep-going"]
     if config:
         args += ["--config", config]
     _run(*args, env=_clean_env())
