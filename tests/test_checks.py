@@ -218,3 +218,85 @@ def test_registry_lists_every_check():
     assert all(checks.CHECKS[n] is getattr(checks, n) for n in public)
     # reached as ct.checks.*, never star-imported into the top level
     assert not any(hasattr(ct, n) for n in public)
+
+
+# --------------------------------------------------------------------------------------
+# check_simulate_recurrent
+# --------------------------------------------------------------------------------------
+def scan_simulation(coupling_coef, intercepts, key, basis, init_y, n_steps, *, flip=True,
+                    swap=False, intercept=True, link=None, slide=True, same_key=False,
+                    transpose=False, only_spikes=False):
+    """A reader's jax.lax.scan loop (as in Chapter 3's exercise) with typical mistakes."""
+    import jax
+    import jax.numpy as jnp
+
+    n = intercepts.shape[0]
+    w = jnp.transpose(coupling_coef, (1, 0, 2)) if swap else coupling_coef
+    flat = w.reshape(n, -1)
+    b = basis[::-1] if flip else basis
+    inv_link = link or jnp.exp
+
+    def step(window, subkey):
+        conv = jnp.einsum("wn,wb->nb", window, b).reshape(-1)
+        eta = flat.dot(conv) + (intercepts if intercept else 0.0)
+        rate = inv_link(eta)
+        counts = jax.random.poisson(key if same_key else subkey, rate)
+        new = jnp.vstack((window[1:], counts)) if slide else window
+        return new, (counts, rate)
+
+    _, (spikes, rates) = jax.lax.scan(step, init_y, jax.random.split(key, n_steps))
+    if transpose:
+        return spikes.T, rates.T
+    return spikes if only_spikes else (spikes, rates)
+
+
+def test_simulation_accepts_reference_and_scan(capsys):
+    def reference(coef, b, key, basis, init_y, n_steps):
+        return ct.simulate_recurrent(coef, None, b, key, None, basis, init_y, n_steps=n_steps)
+
+    ok, out = verdict(checks.check_simulate_recurrent, reference, capsys)
+    assert ok and "150 bins" in out, out
+    ok, out = verdict(checks.check_simulate_recurrent, scan_simulation, capsys)
+    assert ok, out
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(flip=False), "the basis meets the window the wrong way round"),
+    (dict(swap=True), "receivers and senders are swapped"),
+    (dict(intercept=False), "the intercepts b_i are missing"),
+    ("softplus", "wrong link"),
+    (dict(slide=False), "the window is never updated"),
+    (dict(same_key=True), "every bin uses the same key"),
+    (dict(transpose=True), "spikes has shape (3, 150); expected (n_steps, n_neurons) = "
+                           "(150, 3) (transposed?)"),
+    (dict(only_spikes=True), "return a pair (spikes, rates)"),
+])
+def test_simulation_diagnoses_typical_mistakes(mistake, expected, capsys):
+    import jax
+
+    if mistake == "softplus":
+        mistake = dict(link=jax.nn.softplus)
+    ok, out = verdict(checks.check_simulate_recurrent,
+                      lambda *a: scan_simulation(*a, **mistake), capsys)
+    assert not ok and out.startswith("✗ check_simulate_recurrent: " + expected), out
+
+
+def test_simulation_wrong_keys_and_rates(capsys):
+    import jax
+
+    def other_keys(coef, b, key, basis, init_y, n_steps):
+        return scan_simulation(coef, b, jax.random.fold_in(key, 1), basis, init_y, n_steps)
+
+    ok, out = verdict(checks.check_simulate_recurrent, other_keys, capsys)
+    assert not ok and "the rates are right but the spikes differ from bin" in out, out
+
+    def scaled(*a):
+        spikes, rates = scan_simulation(*a)
+        return spikes, rates * 1.2
+
+    ok, out = verdict(checks.check_simulate_recurrent, scaled, capsys)
+    assert not ok and "rates differ from bin 0 on" in out, out
+
+    with pytest.raises(NotImplementedError):
+        checks.check_simulate_recurrent(
+            lambda *a: (_ for _ in ()).throw(NotImplementedError("Exercise 3.3")))
