@@ -18,10 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jupytext
-import nbformat
 import pytest
-import yaml
+
+jupytext = pytest.importorskip("jupytext")  # not in the `oldest` environment
+nbformat = pytest.importorskip("nbformat")
+yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,9 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-import jupytext
-import nbformat
 import pytest
+
+jupytext = pytest.importorskip("jupytext")  # not in the `oldest` environment
+nbformat = pytest.importorskip("nbformat")
+yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parent.parent
 
