@@ -14,7 +14,8 @@ dumps is checked for:
   whose file exists and is a non-blank picture;
 * no error output, except in cells tagged ``raises-exception``;
 * the Colab launch button (the link ``_config.yml`` implies) and the download buttons
-  (``.md`` source and ``.ipynb``), whose targets exist.
+  (``.md`` source and ``.ipynb``), whose targets exist;
+* at least three exercises per chapter, each solution present but collapsed.
 
 A screenshot of each chapter is saved to ``_build/screenshots/`` for people to look at.
 Fully offline: MathJax is served from the build folder (book/_ext/offline_mathjax.py) and
@@ -287,6 +288,23 @@ def test_launch_and_download_buttons(page, rendered):
     for h in md + nb:
         target = ((HTML / page).parent / h).resolve()
         assert target.is_file() and target.stat().st_size > 0, f"{page}: {h} missing"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_exercises_with_collapsed_solutions(page, rendered):
+    """At least three exercises, each with its solution present but collapsed (the
+    toggle button hides it until clicked), solution code inside the solution."""
+    doc = soup(rendered[page][0])
+    exercises = doc.select("article.bd-article div.exercise")
+    solutions = doc.select("article.bd-article div.solution")
+    assert len(exercises) >= 3, f"{page}: {len(exercises)} exercises"
+    assert len(solutions) == len(exercises), f"{page}: {len(solutions)} solutions"
+    for sol in solutions:
+        classes = sol.get("class", [])
+        assert "dropdown" in classes and "toggle-hidden" in classes, f"{page}: open {classes}"
+        assert sol.select_one("button.toggle-button"), f"{page}: no toggle button"
+    for cell in doc.select(".cell.tag_solution"):
+        assert cell.find_parent(class_="solution"), f"{page}: solution code outside dropdown"
 
 
 def test_screenshots_saved(rendered):
