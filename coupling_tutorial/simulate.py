@@ -25,7 +25,6 @@ complete the module.
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
 
 import jax
@@ -344,7 +343,6 @@ def simulate_recurrent(
 # The spikeometric / Das & Fiete network model
 # --------------------------------------------------------------------------------------
 @jax.tree_util.register_pytree_node_class
-@dataclasses.dataclass(frozen=True)
 class PoissonGLMNetwork:
     r"""A Poisson GLM network with a truncated exponential coupling kernel (a JAX pytree).
 
@@ -929,7 +927,8 @@ def _mean_field(net, n_iter, damping, fluctuations):
     log_pref = jnp.log(net.dt / net.alpha)
     b = jnp.broadcast_to(net.b, (net.n_neurons,))
 
-    def body(_, log_nu):
+    def update(log_nu):
+        """The right-hand side of the self-consistency, unclipped."""
         nu = jnp.exp(log_nu)
         m = net.r * c1 * jax.ops.segment_sum(net.weights * nu[net.sources], net.targets,
                                                num_segments=net.n_neurons) + b
@@ -938,13 +937,21 @@ def _mean_field(net, n_iter, damping, fluctuations):
             v = (net.r ** 2) * c2 * jax.ops.segment_sum(
                 net.weights ** 2 * nu[net.sources], net.targets, num_segments=net.n_neurons)
             new = new + 0.5 * net.beta ** 2 * v
-        new = jnp.minimum(new, 50.0)  # keep a non-converging iteration finite
+        return new
+
+    def body(_, log_nu):
+        new = jnp.minimum(update(log_nu), _LOG_NU_CAP)  # keep a divergent iteration finite
         return (1 - damping) * log_nu + damping * new
 
     log_nu0 = log_pref + net.beta * b
     log_nu = jax.lax.fori_loop(0, n_iter, body, log_nu0)
-    residual = jnp.max(jnp.abs(body(0, log_nu) - log_nu)) / damping
+    # distance to the fixed point of the *unclipped* map: inf/large when there is none
+    residual = jnp.max(jnp.abs(update(log_nu) - log_nu))
+    residual = jnp.where(jnp.isfinite(residual), residual, jnp.inf)
     return jnp.exp(log_nu), residual
+
+
+_LOG_NU_CAP = 50.0
 
 
 def mean_field_rate(net, n_iter=200, damping=0.5, fluctuations=True, return_residual=False):
@@ -978,8 +985,9 @@ def mean_field_rate(net, n_iter=200, damping=0.5, fluctuations=True, return_resi
     -------
     nu : jax.Array, shape ``(n_neurons,)``
     residual : jax.Array, scalar
-        Largest change of :math:`\log\nu` a further undamped step would make; only if
-        ``return_residual``.
+        :math:`\max_i |F_i(\log\nu) - \log\nu_i|` for the undamped right-hand side
+        :math:`F`: ~0 at a fixed point, large (or inf) when there is none (the iterates
+        are capped at :math:`\log\nu = 50` to stay finite). Only if ``return_residual``.
 
     Examples
     --------
