@@ -26,7 +26,10 @@ from . import lif
 from .lif import *  # noqa: F401,F403
 from . import simulate
 from .simulate import *  # noqa: F401,F403
+from . import linear_response
+from .linear_response import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
-__all__ = filters.__all__ + features.__all__ + glm.__all__ + meanfield.__all__ + lif.__all__ + simulate.__all__
+__all__ = (filters.__all__ + features.__all__ + glm.__all__ + meanfield.__all__ + lif.__all__ + simulate.__all__
+           + linear_response.__all__)
