@@ -44,6 +44,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 _SPIKE_BLOCK = 8  # source rows scatter-added per inner-loop iteration
 _SCATTER_MODE = "promise_in_bounds"  # targets are always valid row indices
+_MAX_TABLE_LAM = 50.0  # external counts per step drawn by table inversion up to this mean
 
 
 def _as_key(key):
@@ -345,7 +346,10 @@ def simulate_brunel(
     :math:`\sigma^2 = J^2 C_E \tau_m (\nu_\mathrm{ext} + \nu (1 + g^2\gamma))`,
     :math:`\gamma = C_I/C_E`.
 
-    Spike propagation costs time proportional to (number of spikes) x (out-degree): the
+    The external counts are drawn by inverting the tabulated Poisson CDF with one uniform
+    number per neuron and step (with ``jax.random.poisson`` when the mean count per step
+    exceeds 50). Spike propagation costs time proportional to (number of spikes) x
+    (out-degree): the
     connectivity is stored by source (:func:`fixed_indegree_connectivity`) and the rows of
     the neurons that spiked are scatter-added into a ring buffer of ``delay/dt`` slots.
     The time loop is one ``jax.lax.scan``, compiled once per network size and step count.
@@ -384,10 +388,11 @@ def simulate_brunel(
     v_init : array_like, shape ``(n_neurons,)``, optional
         Initial potentials (V); default uniform in :math:`[V_r, V_\mathrm{th})`.
     connectivity : Connectivity, optional
-        A network from :func:`fixed_indegree_connectivity` to reuse (then ``c_exc`` and
-        ``c_inh`` are taken from it); default: drawn from ``key``.
+        A network from :func:`fixed_indegree_connectivity` to reuse (then ``n_exc``,
+        ``n_inh``, ``c_exc`` and ``c_inh`` are taken from it); default: drawn from ``key``.
     external_input : array_like, shape ``(n_steps_total, n_neurons)``, optional
-        External input (V per step, warm-up included) replacing the Poisson drive.
+        External input (V per step, warm-up included) replacing the Poisson drive
+        (``eta`` then only sets the reported ``nu_ext``).
     record_v : sequence of int, optional
         Neurons whose potential is returned in ``v_trace``.
     max_spikes_per_step : int, optional
@@ -453,7 +458,10 @@ def simulate_brunel(
     nu_thr = V_th / (J * c_exc * tau_m)
     nu_ext = eta * nu_thr
     lam = c_exc * nu_ext * dt
-    k_lo, cdf = _poisson_cdf_table(lam)
+    if lam <= _MAX_TABLE_LAM:
+        k_lo, cdf = _poisson_cdf_table(lam)
+    else:  # a long table would cost more than jax.random.poisson's rejection sampler
+        k_lo, cdf = -1, np.array([lam])
 
     if v_init is None:
         v0 = jax.random.uniform(k_init, (n,), dtype=dtype, minval=V_r, maxval=V_th)
@@ -559,7 +567,11 @@ def _brunel_scan(k_ext, v0, targets, weights, decay, V_th, V_r, J, cdf, ext, rec
         V, ref, ring, counts = carry
         if ext is None:
             t = xs
-            n_ext = _poisson_counts(jax.random.fold_in(k_ext, t), (n,), k_lo, cdf, dtype)
+            k_t = jax.random.fold_in(k_ext, t)
+            if k_lo >= 0:
+                n_ext = _poisson_counts(k_t, (n,), k_lo, cdf, dtype)
+            else:
+                n_ext = jax.random.poisson(k_t, cdf[0], (n,))
             inp = J * n_ext.astype(dtype)
         else:
             t, inp = xs

@@ -227,12 +227,13 @@ def test_refractory_clamp_and_minimum_isi():
     assert res.spike_counts[0] == n_steps // (ref_steps + 1) + (n_steps % 21 > 0)
 
 
-def test_external_poisson_drive_statistics():
+@pytest.mark.parametrize("eta", [2.0, 100.0])  # table inversion / jax.random.poisson
+def test_external_poisson_drive_statistics(eta):
     # Start far below threshold: no spikes, and the increments reveal the external counts.
-    eta, c_exc = 2.0, 10
+    c_exc = 10
     res = ct.simulate_brunel(jax.random.key(4), g=5.0, eta=eta, n_exc=40, n_inh=10,
-                             c_exc=c_exc, c_inh=1, t_sim=0.05, t_warmup=0.0,
-                             v_init=np.full(50, -1.0), record_v=np.arange(50))
+                             c_exc=c_exc, c_inh=1, t_sim=0.03, t_warmup=0.0,
+                             v_init=np.full(50, -20.0), record_v=np.arange(50))
     assert res.spike_counts.sum() == 0
     nu_thr = V_TH / (0.1e-3 * c_exc * TAU_M)  # 1000 Hz
     assert res.nu_thr == pytest.approx(nu_thr) and res.nu_ext == pytest.approx(eta * nu_thr)
@@ -240,14 +241,17 @@ def test_external_poisson_drive_statistics():
     inc = (v[1:] - v[:-1] * math.exp(-DT / TAU_M)) / 0.1e-3
     counts = np.round(inc).astype(int).ravel()
     np.testing.assert_allclose(inc.ravel(), counts, atol=1e-8)
-    lam = c_exc * eta * nu_thr * DT  # = 2.0
-    k = np.arange(0, 10)
-    observed = np.bincount(np.minimum(counts, 9), minlength=10)
+    lam = c_exc * eta * nu_thr * DT  # = eta
+    lo, hi = max(0, int(lam - 3 * math.sqrt(lam))), int(lam + 3 * math.sqrt(lam)) + 1
+    k = np.arange(lo, hi + 1)
+    observed = np.bincount(np.clip(counts, lo, hi) - lo, minlength=k.size)
     expected = stats.poisson.pmf(k, lam) * counts.size
-    expected[-1] = stats.poisson.sf(8, lam) * counts.size
+    expected[0] = stats.poisson.cdf(lo, lam) * counts.size
+    expected[-1] = stats.poisson.sf(hi - 1, lam) * counts.size
     chi2 = ((observed - expected) ** 2 / expected).sum()
-    assert chi2 < stats.chi2.ppf(0.999, df=9)
+    assert chi2 < stats.chi2.ppf(0.999, df=k.size - 1)
     assert abs(counts.mean() - lam) < 5 * math.sqrt(lam / counts.size)
+    assert abs(counts.var() / lam - 1.0) < 5 * math.sqrt(2.0 / counts.size)
 
 
 @pytest.mark.parametrize("lam", [0.02, 2.0, 350.0])
