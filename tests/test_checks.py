@@ -300,3 +300,141 @@ def test_simulation_wrong_keys_and_rates(capsys):
     with pytest.raises(NotImplementedError):
         checks.check_simulate_recurrent(
             lambda *a: (_ for _ in ()).throw(NotImplementedError("Exercise 3.3")))
+
+
+# --------------------------------------------------------------------------------------
+# check_poisson_loglik
+# --------------------------------------------------------------------------------------
+def numpy_loglik(y, rate, *, log_fact=True, reduce="mean", sign=1.0, naive=False,
+                 rate_sign=-1.0):
+    """Independent NumPy/SciPy Poisson log-likelihood with switches for typical mistakes."""
+    from scipy.special import gammaln, xlogy
+
+    y = np.asarray(y, float)
+    rate = np.asarray(rate, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylog = y * np.log(rate) if naive else xlogy(y, rate)
+    terms = ylog + rate_sign * rate - (gammaln(y + 1.0) if log_fact else 0.0)
+    out = {"mean": terms.mean(), "sum": terms.sum(), "none": terms,
+           "axis0": terms.mean(axis=0)}[reduce]
+    return sign * out
+
+
+def test_loglik_accepts_independent_scipy_and_matches_glm_score(capsys):
+    ok, out = verdict(checks.check_poisson_loglik, numpy_loglik, capsys)
+    assert ok and "on 2 test inputs" in out, out
+    # the check's reference is the fitted GLM's own score
+    rng = np.random.default_rng(5)
+    X = 0.3 * rng.normal(size=(400, 2))
+    y = rng.poisson(np.exp(X @ [0.5, -0.2] - 0.5))
+    model = ct.GLM().fit(X, y)
+    rate = np.asarray(model.predict(X))
+    assert abs(float(model.score(X, y)) - numpy_loglik(y, rate)) < 1e-12
+    assert abs(checks._poisson_loglik_terms(y, rate).mean() - numpy_loglik(y, rate)) < 1e-12
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(log_fact=False), "the -log y! term is missing"),
+    (dict(sign=-1.0), "sign flipped: that is the NEGATIVE log-likelihood"),
+    (dict(reduce="sum"), "you return the sum"),
+    (dict(rate_sign=1.0), "the -rate term has the wrong sign"),
+    (dict(naive=True), "got nan"),
+    (dict(reduce="none"), "you return one value per entry"),
+    (dict(reduce="axis0"), "average over ALL entries"),
+])
+def test_loglik_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_poisson_loglik,
+                      lambda y, r: numpy_loglik(y, r, **mistake), capsys)
+    assert not ok and out.startswith("✗ check_poisson_loglik: ") and expected in out, out
+
+
+def test_loglik_gammaln_of_y_and_tolerance(capsys):
+    from scipy.special import gammaln, xlogy
+
+    def gammaln_y(y, rate):
+        y = np.asarray(y, float)
+        with np.errstate(divide="ignore"):
+            return np.mean(xlogy(y, rate) - rate - gammaln(y))
+
+    ok, out = verdict(checks.check_poisson_loglik, gammaln_y, capsys)
+    assert not ok and "log y! is gammaln(y + 1)" in out, out
+    ok, out = verdict(checks.check_poisson_loglik,
+                      lambda y, r: np.float32(numpy_loglik(y, r)), capsys)
+    assert not ok and "not float32" in out, out
+
+
+# --------------------------------------------------------------------------------------
+# check_newton_fit
+# --------------------------------------------------------------------------------------
+def numpy_newton(X, y, n_iter=20, *, intercept_column=True, hess_over_t=True, sign=1.0,
+                 packed=False):
+    """A reader's damped Newton (as in Chapter 2's exercise) with typical mistakes."""
+    X = np.asarray(X, float)
+    y = np.asarray(y, float)
+    Xt = np.column_stack([X, np.ones(len(y))]) if intercept_column else X
+    beta = np.zeros(Xt.shape[1])
+    b0 = np.log(y.mean())
+    if intercept_column:
+        beta[-1] = b0
+
+    def loss(beta):
+        eta = Xt @ beta + (0.0 if intercept_column else b0)
+        return np.mean(np.exp(eta) - y * eta)
+
+    for _ in range(n_iter):
+        eta = Xt @ beta + (0.0 if intercept_column else b0)
+        rate = np.exp(eta)
+        grad = Xt.T @ (rate - y) / len(y)
+        hess = Xt.T @ (rate[:, None] * Xt) / (len(y) if hess_over_t else 1.0)
+        step = -sign * np.linalg.solve(hess, grad)
+        t = 1.0
+        while loss(beta + t * step) > loss(beta) and t > 1e-10:
+            t /= 2
+        beta = beta + t * step
+    if packed:
+        return beta
+    if intercept_column:
+        return beta[:-1], beta[-1]
+    return beta, b0
+
+
+def test_newton_accepts_reference_and_numpy(capsys):
+    def reference(X, y, n_iter=20):
+        model = ct.GLM().fit(X, y)
+        return model.coef_, model.intercept_[0]
+
+    ok, out = verdict(checks.check_newton_fit, reference, capsys)
+    assert ok and "to 1e-08" in out, out
+    ok, out = verdict(checks.check_newton_fit, numpy_newton, capsys)
+    assert ok, out
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(intercept_column=False), "the intercept never moves from log(mean(y))"),
+    (dict(hess_over_t=False), "your iterates head for the optimum but stop short"),
+    (dict(packed=True), "return (coef, intercept) separately"),
+    (dict(n_iter=0), "coef is still all zeros"),
+])
+def test_newton_diagnoses_typical_mistakes(mistake, expected, capsys):
+    kw = dict(mistake)
+    n_iter = kw.pop("n_iter", 20)
+    ok, out = verdict(checks.check_newton_fit,
+                      lambda X, y, n_iter_=20: numpy_newton(X, y, n_iter, **kw), capsys)
+    assert not ok and out.startswith("✗ check_newton_fit: " + expected), out
+
+
+def test_newton_uphill_and_wrong_values(capsys):
+    def uphill(X, y, n_iter=20):  # steps without the line search, in the wrong direction
+        X1 = np.column_stack([X, np.ones(len(y))])
+        beta = np.zeros(X1.shape[1])
+        for _ in range(n_iter):
+            rate = np.exp(np.clip(X1 @ beta, -700, 700))
+            beta = beta + 5.0 * X1.T @ (rate - y) / len(y)
+        return beta[:-1], beta[-1]
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok, out = verdict(checks.check_newton_fit, uphill, capsys)
+    assert not ok and ("NaN or inf" in out or "differ" in out), out
+    ok, out = verdict(checks.check_newton_fit,
+                      lambda X, y, n_iter=20: (np.zeros(3), 0.0), capsys)
+    assert not ok and "coef has 3 entries; expected 4" in out, out
