@@ -458,10 +458,14 @@ def simulate_brunel(
     nu_thr = V_th / (J * c_exc * tau_m)
     nu_ext = eta * nu_thr
     lam = c_exc * nu_ext * dt
-    if lam <= _MAX_TABLE_LAM:
+    use_table = lam <= _MAX_TABLE_LAM
+    if use_table:
         k_lo, cdf = _poisson_cdf_table(lam)
+        # Pad with ones (never < u) to a multiple of 16 entries: fewer recompilations
+        # when eta changes.
+        cdf = np.concatenate([cdf, np.ones(-cdf.size % 16 or (16 if cdf.size == 0 else 0))])
     else:  # a long table would cost more than jax.random.poisson's rejection sampler
-        k_lo, cdf = -1, np.array([lam])
+        k_lo, cdf = 0, np.array([lam])
 
     if v_init is None:
         v0 = jax.random.uniform(k_init, (n,), dtype=dtype, minval=V_r, maxval=V_th)
@@ -494,9 +498,10 @@ def simulate_brunel(
     out = _brunel_scan(
         k_ext, v0, connectivity.targets, weights, jnp.asarray(math.exp(-dt / tau_m), dtype),
         jnp.asarray(V_th, dtype), jnp.asarray(V_r, dtype), jnp.asarray(J, dtype),
-        jnp.asarray(cdf, dtype), ext, rec_idx,
-        n_exc=n_exc, n_steps=n_steps, n_warm=n_warm, k_lo=k_lo, delay_steps=delay_steps,
-        ref_steps=ref_steps, rec_cap=rec_cap if record_spikes else 0, block=_SPIKE_BLOCK)
+        jnp.asarray(cdf, dtype), jnp.asarray(k_lo, jnp.int32), jnp.asarray(n_warm, jnp.int32),
+        ext, rec_idx, n_exc=n_exc, n_steps=n_steps, use_table=use_table,
+        delay_steps=delay_steps, ref_steps=ref_steps, rec_cap=rec_cap if record_spikes else 0,
+        block=_SPIKE_BLOCK)
     counts, n_e, n_i, ids, v_trace = jax.device_get(out)
 
     t_meas = n_meas * dt
@@ -540,9 +545,9 @@ def simulate_brunel(
 
 
 @functools.partial(jax.jit, static_argnames=(
-    "n_exc", "n_steps", "n_warm", "k_lo", "delay_steps", "ref_steps", "rec_cap", "block"))
-def _brunel_scan(k_ext, v0, targets, weights, decay, V_th, V_r, J, cdf, ext, rec_idx, *,
-                 n_exc, n_steps, n_warm, k_lo, delay_steps, ref_steps, rec_cap, block):
+    "n_exc", "n_steps", "use_table", "delay_steps", "ref_steps", "rec_cap", "block"))
+def _brunel_scan(k_ext, v0, targets, weights, decay, V_th, V_r, J, cdf, k_lo, n_warm, ext,
+                 rec_idx, *, n_exc, n_steps, use_table, delay_steps, ref_steps, rec_cap, block):
     """The time loop of :func:`simulate_brunel` (one compiled ``lax.scan``)."""
     n = v0.shape[0]
     dtype = v0.dtype
@@ -568,7 +573,7 @@ def _brunel_scan(k_ext, v0, targets, weights, decay, V_th, V_r, J, cdf, ext, rec
         if ext is None:
             t = xs
             k_t = jax.random.fold_in(k_ext, t)
-            if k_lo >= 0:
+            if use_table:
                 n_ext = _poisson_counts(k_t, (n,), k_lo, cdf, dtype)
             else:
                 n_ext = jax.random.poisson(k_t, cdf[0], (n,))

@@ -340,3 +340,24 @@ def test_connectivity_bad_input():
         ct.fixed_indegree_connectivity(jax.random.key(0), 10, 5, 2, -1)
     with pytest.raises(ValueError, match=r"`n_inh` must be an integer >= 1; got 2\.5\."):
         ct.fixed_indegree_connectivity(jax.random.key(0), 10, 2.5, 2, 1)
+
+
+def test_network_rate_matches_mean_field():
+    # 2000 E + 500 I, C_E = 200, C_I = 50, J = 0.1 mV, g = 5, eta = 2: the self-consistent
+    # Siegert rate (scipy, below) is 75.32 Hz; finite-size effects are < 1 % at this size.
+    from scipy.optimize import brentq
+
+    g, eta, J, c_exc, c_inh = 5.0, 2.0, 0.1e-3, 200, 50
+    nu_ext = eta * V_TH / (J * c_exc * TAU_M)
+
+    def phi(nu):
+        mu = J * c_exc * TAU_M * (nu_ext + nu * (1 - g * c_inh / c_exc))
+        sigma = math.sqrt(J**2 * c_exc * TAU_M * (nu_ext + nu * (1 + g**2 * c_inh / c_exc)))
+        return siegert(mu, sigma, TAU_M, TAU_R, V_TH, V_R)
+
+    nu_mf = brentq(lambda nu: phi(nu) - nu, 1.0, 400.0, xtol=1e-10)
+    assert nu_mf == pytest.approx(75.32, abs=0.01)
+    res = ct.simulate_brunel(jax.random.key(0), g, eta, n_exc=2000, n_inh=500, t_sim=0.3,
+                             t_warmup=0.1, record_spikes=False)
+    assert abs(res.rate_exc - nu_mf) / nu_mf < 0.02, (res.rate_exc, nu_mf)
+    assert abs(res.rate_inh - nu_mf) / nu_mf < 0.02, (res.rate_inh, nu_mf)
