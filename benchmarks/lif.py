@@ -1,6 +1,6 @@
 """Benchmark: the JAX Brunel-network simulator (coupling_tutorial.lif) vs Brian2.
 
-    python benchmarks/lif.py [--t-sim 0.5] [--t-warmup 0.1] [--seeds 3] [--brian-seeds 1]
+    python benchmarks/lif.py [--t-sim 0.5] [--t-warmup 0.1] [--seeds 3] [--brian-seeds 3]
                              [--n-exc 10000] [--n-inh 2500] [--g 5] [--eta 2] [--x64]
 
 The full Brunel (2000) network of the mean-field note: 10 000 + 2 500 LIF neurons, fixed
@@ -206,7 +206,7 @@ def main():
     p.add_argument("--t-sim", type=float, default=0.5)
     p.add_argument("--t-warmup", type=float, default=0.1)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--brian-seeds", type=int, default=1)
+    p.add_argument("--brian-seeds", type=int, default=3)
     p.add_argument("--n-exc", type=int, default=10000)
     p.add_argument("--n-inh", type=int, default=2500)
     p.add_argument("--g", type=float, default=5.0)
