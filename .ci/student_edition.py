@@ -24,8 +24,10 @@ What changes for students (the chapters follow the authoring guide's exercise fo
   student HTML shows the stub, not a traceback). Solution code cells without markers are
   dropped;
 * everything else, the Colab install cell first, is kept verbatim. In the ``.ipynb``
-  files the ``{exercise}`` directives are also rewritten as plain Markdown, which Jupyter
-  and Colab render (they show MyST directives as raw text).
+  files the MyST that Jupyter and Colab would show as raw text is rewritten as plain
+  Markdown: ``{exercise}`` and other colon-fence directives become a bold title and their
+  body, ``{ref}`` the section title, ``{cite:t}`` "Author et al. (year)", ``{eq}`` the
+  equation's label, and ``(label)=`` targets are dropped.
 
 Options (for tests and local use)::
 
@@ -329,14 +331,122 @@ def _plain_exercises(source: str, exercises: list[Exercise]) -> str:
     return "\n".join(out)
 
 
-def to_ipynb(chapter: StudentChapter) -> str:
+def bibliography(root: Path = ROOT) -> dict[str, str]:
+    """``{key: "Pillow et al. 2008"}`` from references.bib (for the notebooks' citations)."""
+    path = root / "references.bib"
+    out = {}
+    if not path.exists():
+        return out
+    for entry in re.split(r"\n(?=@)", path.read_text()):
+        m = re.match(r"@\w+\{([^,\s]+),", entry.strip())
+        if not m:
+            continue
+        author = re.search(r"author\s*=\s*[{\"](.+?)[}\"],?\s*\n", entry, re.S)
+        year = re.search(r"year\s*=\s*[{\"]?(\d{4})", entry)
+        names = [a.strip() for a in author.group(1).split(" and ")] if author else []
+        surname = names[0].split(",")[0].strip("{} ") if names else m.group(1)
+        who = surname + (" et al." if len(names) > 2 else
+                         f" and {names[1].split(',')[0].strip('{} ')}" if len(names) == 2 else "")
+        out[m.group(1)] = f"{who} {year.group(1) if year else ''}".strip()
+    return out
+
+
+def section_titles(root: Path = ROOT) -> dict[str, str]:
+    """``{label: heading text}`` for every ``(label)=`` target before a heading."""
+    out = {}
+    for path in sorted((root / BOOK_DIR).glob("*.md")):
+        lines = path.read_text().split("\n")
+        for i, line in enumerate(lines[:-1]):
+            m = re.match(r"^\(([\w-]+)\)=\s*$", line)
+            h = re.match(r"^#+\s+(.*)$", lines[i + 1])
+            if m and h:
+                out[m.group(1)] = h.group(1).strip()
+    return out
+
+
+ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<body>[^`]*)`")
+
+
+def _plain_roles(text: str, titles: dict[str, str], bib: dict[str, str]) -> str:
+    """MyST roles as text Jupyter shows well: {ref}, {doc}, {eq}, {cite:t}/{cite:p}."""
+    def role(m):
+        name, body = m.group("role"), m.group("body")
+        explicit = re.match(r"^(.*?)\s*<([^>]+)>$", body)
+        if name in ("ref", "doc", "numref"):
+            if explicit:
+                return explicit.group(1)
+            return f"*{titles.get(body, body)}*"
+        if name == "eq":
+            return f"equation ({body})"
+        if name.startswith("cite"):
+            refs = [bib.get(k.strip(), k.strip()) for k in body.split(",")]
+            if name == "cite:t":
+                return "; ".join(re.sub(r" (\d{4})$", r" (\1)", r) for r in refs)
+            return "(" + "; ".join(refs) + ")"
+        return body
+    return ROLE.sub(role, text)
+
+
+def _plain_directives(text: str) -> str:
+    """Directives (admonitions, notes, math) as Markdown Jupyter renders; code blocks kept.
+
+    A directive becomes its title (its argument, else its name) in bold followed by its
+    body without the options; ``{math}`` becomes a ``$$`` block.
+    """
+    out, stack = [], []  # stack of (fence, kind): kind "code", "math" or "directive"
+    options = False
+    for line in text.split("\n"):
+        m = FENCE_OPEN.match(line)
+        close = FENCE_CLOSE.match(line)
+        plain_code = re.match(r"^\s*(`{3,}|~{3,})[\w+-]*\s*$", line)
+        if m:
+            name = m.group("name")
+            if name == "math":
+                stack.append((m.group("fence"), "math"))
+                out.append("$$")
+            else:
+                stack.append((m.group("fence"), "directive"))
+                title = m.group("arg").strip() or name.replace("-", " ").capitalize()
+                out += [f"**{title}**", ""]
+            options = True
+            continue
+        if options and re.match(r"^\s*:[\w-]+:", line):
+            continue  # a directive option such as :class: tip
+        if options and not line.strip() and out and out[-1] == "":
+            continue  # the blank line after the options: the title has one already
+        options = False
+        if close and stack and close.group("fence")[0] == stack[-1][0][0] \
+                and len(close.group("fence")) >= len(stack[-1][0]):
+            kind = stack.pop()[1]
+            if kind == "code":
+                out.append(line)
+            elif kind == "math":
+                out.append("$$")
+            continue
+        if plain_code:
+            stack.append((plain_code.group(1), "code"))
+        out.append(line)
+    return "\n".join(out)
+
+
+def _jupyter_markdown(text: str, exercises, titles, bib) -> str:
+    """The MyST of one markdown cell, rewritten for Jupyter and Colab."""
+    text = _plain_exercises(text, exercises)
+    text = re.sub(r"(?m)^\([\w-]+\)=[ \t]*\n", "", text)  # (label)= targets
+    text = re.sub(r"(?m)^([ \t]*\$\$)[ \t]*\([\w-]+\)[ \t]*$", r"\1", text)  # $$ (label)
+    text = _plain_directives(text)
+    return _plain_roles(text, titles, bib)
+
+
+def to_ipynb(chapter: StudentChapter, root: Path = ROOT) -> str:
     """The student notebook as committed: plain nbformat JSON, no outputs, stable ids."""
     nb = copy.deepcopy(chapter.notebook)
     nb.metadata.pop("jupytext", None)
     nb.metadata["language_info"] = {"name": "python"}
+    titles, bib = section_titles(root), bibliography(root)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            cell.source = _plain_exercises(cell.source, chapter.exercises)
+            cell.source = _jupyter_markdown(cell.source, chapter.exercises, titles, bib)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -361,7 +471,7 @@ def student_notebooks(root: Path = ROOT) -> dict[str, tuple[StudentChapter, str]
     out = {}
     for path in chapters(root):
         ch = convert(path, chapter_number(path, root))
-        out[student_notebook_name(path)] = (ch, to_ipynb(ch))
+        out[student_notebook_name(path)] = (ch, to_ipynb(ch, root))
     return out
 
 

@@ -176,6 +176,28 @@ def test_toy_chapter(toy):
     assert "jupytext" not in nb.metadata
 
 
+def test_notebook_markdown_is_plain_for_jupyter():
+    """MyST that Jupyter/Colab would show raw is rewritten in the student .ipynb."""
+    src = (":::{admonition} Goals\n:class: tip\n\nLearn things.\n:::\n\n"
+           "(sec-x)=\n## Section X\n\nSee {ref}`sec-x`, {ref}`that part <sec-x>` and "
+           "{eq}`eq-a`; {cite:t}`Key2000` and {cite:p}`Key2000,Other1999`.\n\n"
+           "$$\na = b\n$$ (eq-a)\n\n```{math}\nc = d\n```\n\n```python\nx = 1\n```\n")
+    bib = {"Key2000": "Smith et al. 2000", "Other1999": "Doe 1999"}
+    out = se._jupyter_markdown(src, [], {"sec-x": "Section X"}, bib)
+    assert out.startswith("**Goals**\n\nLearn things.\n")
+    assert ":class:" not in out and ":::" not in out and "(sec-x)=" not in out
+    assert "See *Section X*, that part and equation (eq-a);" in out
+    assert "Smith et al. (2000) and (Smith et al. 2000; Doe 1999)." in out
+    assert "$$\na = b\n$$\n\n$$\nc = d\n$$\n\n```python\nx = 1\n```" in out
+
+
+def test_bibliography_and_titles_from_the_repository():
+    bib = se.bibliography(ROOT)
+    assert bib["Pillow2008"] == "Pillow et al. 2008"
+    titles = se.section_titles(ROOT)
+    assert titles.get("ch-filters") == "Coupling filters"
+
+
 def test_stub_keeps_indentation():
     src = "def f():\n\tif True:\n\t\t# BEGIN SOLUTION\n\t\treturn 1\n\t\t# END SOLUTION\n"
     out = se.stub_source(src, "Exercise 9.9")
