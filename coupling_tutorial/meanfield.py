@@ -84,24 +84,47 @@ def _any_traced(*args) -> bool:
 # --------------------------------------------------------------------------------------
 # Special functions
 # --------------------------------------------------------------------------------------
-_ERFCX_CF_FROM = 4.0   # continued fraction for x >= 4, JAX's erfcx below
-_ERFCX_CF_TERMS = 26   # 4e-16 relative at x = 4, better above
+# Weideman (1994), "Computation of the complex error function", SIAM J. Numer. Anal. 31:
+# w(z) = 2 p(Z) / (L - iz)^2 + pi^(-1/2) / (L - iz), Z = (L + iz)/(L - iz), with a
+# degree-(N-1) polynomial p whose coefficients come from one FFT (computed once, here).
+# N = 40 gives ~7e-16 relative for erfcx(x) = w(ix), x >= 0 (all real arithmetic), and
+# for Dawson's integral D(x) = sqrt(pi)/2 Im w(x), x >= 0.2.
+_WEIDEMAN_N = 40
 
 
-def _erfcx_cf(x):
-    """Laplace continued fraction of erfcx, evaluated backwards (for x >= 4)."""
-    t = x
-    for k in range(_ERFCX_CF_TERMS, 0, -1):
-        t = x + (0.5 * k) / t
-    return 1.0 / (_SQRT_PI * t)
+def _weideman_coefficients(n: int):
+    m = 2 * n
+    k = np.arange(-m + 1, m)
+    length = math.sqrt(n / math.sqrt(2.0))
+    t = length * np.tan(k * np.pi / (2 * m))
+    f = np.concatenate([[0.0], np.exp(-t**2) * (length**2 + t**2)])
+    a = np.real(np.fft.fft(np.fft.fftshift(f))) / (2 * m)
+    return tuple(np.flipud(a[1:n + 1]).tolist()), length
+
+
+_WEIDEMAN_A, _WEIDEMAN_L = _weideman_coefficients(_WEIDEMAN_N)
+
+
+def _weideman_poly(z):
+    acc = jnp.zeros_like(z) + _WEIDEMAN_A[0]
+    for coef in _WEIDEMAN_A[1:]:
+        acc = acc * z + coef
+    return acc
+
+
+def _erfcx_nonneg(x):
+    """erfcx(x) for x >= 0 by Weideman's rational expansion (real arithmetic)."""
+    denom = _WEIDEMAN_L + x
+    inv = 1.0 / denom
+    return (2.0 * _weideman_poly((_WEIDEMAN_L - x) * inv) * inv + 1.0 / _SQRT_PI) * inv
 
 
 @jax.custom_jvp
 def _erfcx(x):
-    big = x >= _ERFCX_CF_FROM
-    x_big = jnp.where(big, x, _ERFCX_CF_FROM)
-    x_small = jnp.where(big, 0.0, x)
-    return jnp.where(big, _erfcx_cf(x_big), jax.scipy.special.erfcx(x_small))
+    ax = jnp.abs(x)
+    pos = _erfcx_nonneg(ax)
+    # x < 0: erfcx(x) = 2 exp(x^2) - erfcx(-x) (inf below about -26.6 in float64)
+    return jnp.where(x >= 0, pos, 2.0 * jnp.exp(ax * ax) - pos)
 
 
 @_erfcx.defjvp
@@ -117,10 +140,13 @@ def erfcx(x):
     .. math:: \operatorname{erfcx}(x) = e^{x^2}\operatorname{erfc}(x)
               = \frac{2}{\sqrt\pi}\int_0^\infty e^{-t^2 - 2xt}\,dt .
 
-    For :math:`x \ge 4` it evaluates the Laplace continued fraction
-    :math:`\operatorname{erfcx}(x) = \pi^{-1/2}/(x + \tfrac{1/2}{x + \tfrac{1}{x + \tfrac{3/2}{x + \dots}}})`
-    (26 terms, float64 round-off); below 4 it uses ``jax.scipy.special.erfcx``, which is
-    accurate there. ``jax.scipy.special.erfcx`` itself returns exactly 0 for
+    For :math:`x \ge 0` it evaluates Weideman's (1994) rational expansion
+    :math:`\operatorname{erfcx}(x) = 2p(Z)/(L + x)^2 + \pi^{-1/2}/(L + x)`,
+    :math:`Z = (L - x)/(L + x)`, with a fixed polynomial :math:`p` of degree 39: one
+    branch-free formula, ~7e-16 relative from 0 to :math:`\infty` (its second term is the
+    exact large-:math:`x` behaviour :math:`1/(x\sqrt\pi)`); for :math:`x < 0`,
+    :math:`\operatorname{erfcx}(x) = 2e^{x^2} - \operatorname{erfcx}(-x)`.
+    ``jax.scipy.special.erfcx`` returns exactly 0 for
     :math:`x` in about 26.54-26.64 (float64) and 9.2-9.4 (float32); this function does
     not. The derivative is the exact :math:`\operatorname{erfcx}'(x) = 2x\operatorname{erfcx}(x) - 2/\sqrt\pi`.
     For :math:`x < -26.6` the value exceeds the float64 range and is ``inf``.
@@ -144,19 +170,16 @@ def erfcx(x):
     return _erfcx(x)
 
 
-_DAWSON_H = 0.2
-_DAWSON_M = np.arange(-35, 36, 2)  # odd offsets: terms down to exp(-(35 h)^2 / ...) ~ 1e-21
 _DAWSON_ASYMPTOTIC_FROM = 50.0
 
 
-def _dawson_rybicki(x):
-    """Rybicki's exponentially convergent sum (Numerical Recipes 6.10) for 0.2 <= x < 50."""
-    h = _DAWSON_H
-    n0 = 2.0 * jnp.round(0.5 * x / h)
-    xp = x - n0 * h
-    m = jnp.asarray(_DAWSON_M, dtype=x.dtype)
-    terms = jnp.exp(-(xp[..., None] - m * h) ** 2) / (n0[..., None] + m)
-    return jnp.sum(terms, axis=-1) / _SQRT_PI
+def _dawson_weideman(x):
+    """D(x) = sqrt(pi)/2 Im w(x) by Weideman's expansion (for 0.2 <= x < 50)."""
+    denom = _WEIDEMAN_L - 1j * x
+    inv = 1.0 / denom
+    z = (_WEIDEMAN_L + 1j * x) * inv
+    w = (2.0 * _weideman_poly(z) * inv + 1.0 / _SQRT_PI) * inv
+    return 0.5 * _SQRT_PI * jnp.imag(w)
 
 
 def _dawson_taylor(x):
@@ -187,7 +210,7 @@ def _dawson(x):
     x_mid = jnp.where(small | large, 1.0, ax)
     x_large = jnp.where(large, ax, _DAWSON_ASYMPTOTIC_FROM)
     x_small = jnp.where(small, x, 0.0)
-    mid_or_large = jnp.where(large, _dawson_asymptotic(x_large), _dawson_rybicki(x_mid))
+    mid_or_large = jnp.where(large, _dawson_asymptotic(x_large), _dawson_weideman(x_mid))
     return jnp.where(small, _dawson_taylor(x_small), jnp.sign(x) * mid_or_large)
 
 
@@ -201,8 +224,9 @@ def _dawson_jvp(primals, tangents):
 def dawson(x):
     r"""Dawson's integral :math:`D(x) = e^{-x^2}\int_0^x e^{t^2}\,dt`.
 
-    Maclaurin series for :math:`|x| < 0.2`, Rybicki's exponentially convergent sum
-    (step 0.2, truncation error ~1e-27) up to 50, and the asymptotic series
+    Maclaurin series for :math:`|x| < 0.2`, Weideman's rational expansion of the
+    Faddeeva function, :math:`D(x) = \tfrac{\sqrt\pi}{2}\operatorname{Im} w(x)`, up to
+    50 (see :func:`erfcx`), and the asymptotic series
     :math:`D(x) \sim \frac{1}{2x}\sum_k (2k-1)!!/(2x^2)^k` beyond. Odd in :math:`x`;
     derivative :math:`D'(x) = 1 - 2xD(x)`.
 
@@ -233,6 +257,7 @@ def dawson(x):
 _GL_ORDERS = (8, 12, 16, 24, 32, 48, 64)
 _GL_MAX_LENGTH = (1.2, 2.5, 3.5, 7.0, 11.0, 22.0, np.inf)
 _GL_MAX_ORDER = _GL_ORDERS[-1]
+_GL_MAX_LENGTH_ARRAY = np.asarray(_GL_MAX_LENGTH)
 
 
 @functools.lru_cache(maxsize=None)
@@ -248,7 +273,8 @@ def _erfcx_integral(lo, hi, order: int):
     ta, tb = jnp.log1p(lo), jnp.log1p(hi)
     half, mid = 0.5 * (tb - ta), 0.5 * (tb + ta)
     t = mid[..., None] + half[..., None] * nodes
-    integrand = _erfcx(jnp.expm1(t)) * jnp.exp(t)
+    s = jnp.expm1(t)
+    integrand = _erfcx(s) * (1.0 + s)
     return half * jnp.sum(weights * integrand, axis=-1)
 
 
@@ -294,43 +320,137 @@ def _siegert_core(mu, sigma, tau_m, tau_r, V_th, V_r, order: int = _GL_MAX_ORDER
     return jnp.where(mean_driven, rate_mean_driven, rate_other)
 
 
-_siegert_jit = jax.jit(_siegert_core, static_argnames="order")
+@functools.partial(jax.jit, static_argnames=("order", "n", "shape"))
+def _siegert_stacked(stacked, order, n, shape):
+    """One compiled call on a (6, n_padded) host array; returns the exact output shape."""
+    rate = _siegert_core(*stacked, order=order)
+    return rate[:n].reshape(shape)
+
+
 _CHUNK = 1 << 16
+_SMALL = 4096
 
 
-def _siegert_dispatch(mu, sigma, tau_m, tau_r, V_th, V_r):
-    """Evaluate with the quadrature order chosen per point (concrete inputs) or the
-    maximal order (traced inputs)."""
-    args = (mu, sigma, tau_m, tau_r, V_th, V_r)
-    dtype = _float_dtype()
-    if _any_traced(*args):
-        args = jnp.broadcast_arrays(*[jnp.asarray(a, dtype=dtype) for a in args])
-        return _siegert_core(*args)
-    arrays = np.broadcast_arrays(*[np.asarray(a, dtype=dtype) for a in args])
-    shape = arrays[0].shape
-    flat = [a.ravel() for a in arrays]
-    n = flat[0].size
+@functools.partial(jax.jit, static_argnames=("order", "n", "shape"))
+def _siegert_scalar_params(musig, params, order, n, shape):
+    """Fast path: arrays of (mu, sigma) and scalar (tau_m, tau_r, V_th, V_r)."""
+    tau_m, tau_r, V_th, V_r = params
+    rate = _siegert_core(musig[0], musig[1], tau_m, tau_r, V_th, V_r, order=order)
+    return rate[:n].reshape(shape)
+
+
+def _siegert_fast(arrs, dtype):
+    """Scalar neuron parameters, at most 4096 points, plain V_th > V_r: minimal host work."""
+    mu, sigma = arrs[0], arrs[1]
+    tau_m, tau_r, V_th, V_r = (float(a) for a in arrs[2:])
+    if not (tau_m > 0 and tau_r >= 0 and V_th > V_r and math.isfinite(tau_m)
+            and math.isfinite(tau_r) and math.isfinite(V_th) and math.isfinite(V_r)):
+        return None
+    shape = mu.shape if mu.shape == sigma.shape else np.broadcast_shapes(mu.shape, sigma.shape)
+    n = math.prod(shape)
+    if n == 0 or n > _SMALL:
+        return None
+    size = max(8, 1 << (n - 1).bit_length())
+    musig = np.empty((2, size), dtype=dtype)
+    musig[0, :n] = mu.ravel() if mu.shape == shape else np.broadcast_to(mu, shape).ravel()
+    musig[1, :n] = sigma.ravel() if sigma.shape == shape else np.broadcast_to(sigma, shape).ravel()
+    musig[:, n:] = musig[:, :1]
+    m_lo, m_hi = float(musig[0].min()), float(musig[0].max())
+    s_lo, s_hi = float(musig[1].min()), float(musig[1].max())
+    # min/max propagate NaN, so this also checks finiteness
+    if not (math.isfinite(m_lo) and math.isfinite(m_hi) and math.isfinite(s_hi) and s_lo > 0):
+        return None  # let the general path raise the standard message
+    # conservative interval length: L <= log1p(max |y|) (lo >= 0)
+    y_max = max(abs(V_th - m_lo), abs(V_th - m_hi), abs(V_r - m_lo), abs(V_r - m_hi)) / s_lo
+    k = int(np.searchsorted(_GL_MAX_LENGTH_ARRAY, math.log1p(y_max), side="left"))
+    params = np.array([tau_m, tau_r, V_th, V_r], dtype=dtype)
+    return _siegert_scalar_params(musig, params, order=_GL_ORDERS[k], n=n, shape=shape)
+
+
+_NAMES = ("mu", "sigma", "tau_m", "tau_r", "V_th", "V_r")
+
+
+def _np_float():
+    return np.float64 if jax.config.jax_enable_x64 else np.float32
+
+
+def _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r, tau_s=None):
+    """Concrete inputs: validate and choose the quadrature order per point on the host.
+
+    Up to 4096 points: one compiled call at the largest order any of them needs (inputs
+    padded to a power of 2 to limit recompilation). More: points are grouped by order
+    and evaluated in chunks of 65536, each group with its own order. Validation is
+    vectorised over the stacked inputs; the package's helpers produce the message when
+    a check fails.
+    """
+    dtype = _np_float()
+    raw = (mu, sigma, tau_m, tau_r, V_th, V_r)
+    arrs = []
+    for name, value in zip(_NAMES, raw):
+        try:
+            arrs.append(np.asarray(value, dtype=dtype))
+        except (TypeError, ValueError):
+            as_array(value, name, dtype=dtype)  # raises the package's standard message
+            raise
+    if tau_s is None and arrs[2].ndim == arrs[3].ndim == arrs[4].ndim == arrs[5].ndim == 0:
+        fast = _siegert_fast(arrs, dtype)
+        if fast is not None:
+            return fast
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrs))
+    except ValueError as err:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(_NAMES, arrs))
+        raise ValueError(f"`mu`, `sigma`, `tau_m`, `tau_r`, `V_th`, `V_r` must have "
+                         f"broadcastable shapes; got {shapes}.") from err
+    n = math.prod(shape)
     if n == 0:
         return jnp.zeros(shape, dtype=dtype)
-    y_th = (flat[4] - flat[0]) / flat[1]
-    y_r = (flat[5] - flat[0]) / flat[1]
+    size = max(8, 1 << (n - 1).bit_length()) if n <= _SMALL else n
+    stacked = np.empty((6, size), dtype=dtype)
+    for row, a in enumerate(arrs):
+        stacked[row, :n] = (a if a.shape == shape else np.broadcast_to(a, shape)).ravel()
+        stacked[row, n:] = stacked[row, 0]
+    m, sg, tm, tr, vth, vr = stacked
+    if not (np.isfinite(stacked).all() and (sg > 0).all() and (tm > 0).all()
+            and (tr >= 0).all() and (vth > vr).all()):
+        check_finite(arrs[0], "mu")
+        check_positive(arrs[1], "sigma")
+        check_positive(arrs[2], "tau_m")
+        check_positive(arrs[3], "tau_r", strict=False)
+        check_finite(arrs[4], "V_th")
+        check_finite(arrs[5], "V_r")
+        _check_thresholds(arrs[4], arrs[5])
+    if tau_s is not None:
+        ts = np.asarray(_check_tau_s(tau_s, arrs[2]), dtype=dtype)
+        ts_row = _pad_like(np.broadcast_to(ts, shape).ravel(), size)
+        shift = sg * (ALPHA_SHIFT / 2.0) * np.sqrt(ts_row / tm)
+        stacked[4] = vth + shift
+        stacked[5] = vr + shift
+    y_th = (stacked[4] - m) / sg
+    y_r = (stacked[5] - m) / sg
     lo, hi, _, _ = _integration_limits(y_th, y_r, xp=np)
     idx = _order_index(lo, hi)
+    if n <= _SMALL:
+        return _siegert_stacked(stacked, order=_GL_ORDERS[int(idx.max())], n=n, shape=shape)
     out = np.empty(n, dtype=dtype)
-    if n <= 4096:  # one call at the largest order any point needs; pad to a power of 2
-        order = _GL_ORDERS[int(idx.max())]
-        size = max(8, 1 << (n - 1).bit_length())
-        padded = [np.pad(a, (0, size - n), mode="edge") for a in flat]
-        out[:] = np.asarray(_siegert_jit(*padded, order=order))[:n]
-        return jnp.asarray(out.reshape(shape))
     for k, order in enumerate(_GL_ORDERS):
         sel = np.nonzero(idx == k)[0]
         for start in range(0, sel.size, _CHUNK):
             part = sel[start:start + _CHUNK]
-            size = _CHUNK if sel.size > _CHUNK else max(8, 1 << (part.size - 1).bit_length())
-            padded = [np.pad(a[part], (0, size - part.size), mode="edge") for a in flat]
-            out[part] = np.asarray(_siegert_jit(*padded, order=order))[:part.size]
+            chunk = _CHUNK if sel.size > _CHUNK else max(8, 1 << (part.size - 1).bit_length())
+            block = np.empty((6, chunk), dtype=dtype)
+            block[:, :part.size] = stacked[:, part]
+            block[:, part.size:] = stacked[:, part[:1]]
+            out[part] = np.asarray(_siegert_stacked(block, order=order, n=part.size,
+                                                    shape=(part.size,)))
     return jnp.asarray(out.reshape(shape))
+
+
+def _pad_like(a, size):
+    out = np.empty(size, dtype=a.dtype)
+    out[:a.size] = a
+    out[a.size:] = a[0]
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -429,8 +549,10 @@ def siegert_rate(mu, sigma, tau_m, tau_r, V_th, V_r):
     >>> round(float(ct.siegert_rate(0.015, 0.003, 0.01, 0.002, 0.02, 0.01)), 9)
     4.555240857
     """
-    args = _neuron_args(mu, sigma, tau_m, tau_r, V_th, V_r)
-    return _siegert_dispatch(*args)
+    if not _any_traced(mu, sigma, tau_m, tau_r, V_th, V_r):
+        return _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r)
+    args = jnp.broadcast_arrays(*_neuron_args(mu, sigma, tau_m, tau_r, V_th, V_r))
+    return _siegert_core(*args)
 
 
 def threshold_shift(sigma, tau_m, tau_s):
@@ -495,10 +617,13 @@ def firing_rate_exp_synapses(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r):
     >>> bool(nu < ct.siegert_rate(0.012, 0.005, 0.01, 0.002, 0.015, 0.0))
     True
     """
+    if not _any_traced(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r):
+        return _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r, tau_s=tau_s)
     mu, sigma, tau_m, tau_r, V_th, V_r = _neuron_args(mu, sigma, tau_m, tau_r, V_th, V_r)
     tau_s = _check_tau_s(tau_s, tau_m)
     shift = threshold_shift(sigma, tau_m, tau_s)
-    return _siegert_dispatch(mu, sigma, tau_m, tau_r, V_th + shift, V_r + shift)
+    args = jnp.broadcast_arrays(mu, sigma, tau_m, tau_r, V_th + shift, V_r + shift)
+    return _siegert_core(*args)
 
 
 # --------------------------------------------------------------------------------------
