@@ -250,18 +250,54 @@ def test_trace_recursion_is_the_exact_truncated_sum():
     np.testing.assert_allclose(np.asarray(mus), ref, rtol=1e-12)
 
 
-def test_network_equals_simulate_recurrent_with_history_basis():
+@pytest.mark.parametrize("sampler", ["jax", "inversion"])
+def test_network_equals_simulate_recurrent_with_history_basis(sampler):
     net = _small_net(dt=0.7)
     coef, intercepts, basis = ct.network_as_recurrent(net)
     init = np.zeros((net.T, net.n_neurons))
     init[-1, :5] = 1
     key = jax.random.key(11)
-    s_net, mu_net = ct.simulate_network(net, key, 600, init_history=init, return_rates=True)
+    s_net, mu_net = ct.simulate_network(net, key, 600, init_history=init, return_rates=True,
+                                        sampler=sampler)
     s_rec, mu_rec = ct.simulate_recurrent(coef, None, intercepts, key, None, basis, init,
-                                          n_steps=600)
+                                          n_steps=600, sampler=sampler)
     assert np.asarray(s_net).sum() > 1000
     np.testing.assert_array_equal(np.asarray(s_net), np.asarray(s_rec))
     np.testing.assert_allclose(np.asarray(mu_net), np.asarray(mu_rec), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["dense activity (full product)", "hub graph (no table)"])
+def test_trace_recursion_other_paths(case):
+    """The full-product fallback and the edge-list-only path give the exact sum too."""
+    n, T = 24, 5
+    if case.startswith("dense"):
+        net = _small_net(n=n, T=T, r=0.2, b=0.5)  # mu ~ 1: most neurons change each step
+    else:
+        W0 = np.zeros((n, n))
+        W0[0, 1:] = 0.3  # one source with all the edges: the padded table would be too big
+        W0[1:, 0] = -0.2
+        net = ct.PoissonGLMNetwork(W0, 1.0, 1.0, T, 2.0, 1.0, 1.0, -1.0)
+        assert net.out_index is None
+    spikes, mus = ct.simulate_network(net, jax.random.key(0), 200, return_rates=True)
+    y = np.concatenate([np.zeros((T, n)), np.asarray(spikes)])
+    ref = np.stack([np.asarray(ct.network_rate(net, y[t:t + T])) for t in range(200)])
+    np.testing.assert_allclose(np.asarray(mus), ref, rtol=1e-12)
+    if case.startswith("dense"):
+        assert (np.asarray(spikes) > 0).mean() > 0.4
+
+
+@pytest.mark.parametrize("mu", [0.02, 0.5, 3.0, 9.9, 40.0])
+def test_inversion_sampler_is_poisson(mu):
+    from scipy import stats
+    d = np.asarray(sim._poisson_inversion(jax.random.key(3), jnp.full(100_000, mu)))
+    assert d.dtype.kind == "i" and d.min() >= 0
+    ks = np.arange(d.max() + 1)
+    expected = stats.poisson.pmf(ks, mu) * d.size
+    observed = np.bincount(d, minlength=ks.size)
+    keep = expected > 5
+    chi2 = np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep])
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3, chi2
+    assert abs(d.mean() - mu) < 5 * np.sqrt(mu / d.size)
 
 
 def test_dt_counts_are_not_scaled():
@@ -292,7 +328,9 @@ def test_network_memory_is_order_edges():
                 if sub is not None:
                     yield from sizes(getattr(sub, "jaxpr", sub))
     biggest = max(sizes(jaxpr.jaxpr))
-    assert biggest <= max(net.n_edges, T * n), biggest
+    # edge list, out-edge table (<= 2 edges + 64), ring buffer T x N: never edges x T
+    assert biggest <= max(2 * net.n_edges + 64, T * n), biggest
+    assert biggest < net.n_edges * T / 4
 
 
 def test_network_no_recompile_and_pytree():
@@ -347,6 +385,8 @@ def test_network_bad_calls():
         ct.simulate_network(net, jax.random.key(0), 10, stimulus=np.zeros((10, 3)))
     with pytest.raises(ValueError, match="`init_history` must hold non-negative"):
         ct.simulate_network(net, jax.random.key(0), 10, init_history=-np.ones((3, 4)))
+    with pytest.raises(ValueError, match="`sampler` must be one of"):
+        ct.simulate_network(net, jax.random.key(0), 10, sampler="torch")
 
 
 # ------------------------------------------------------------------ generators
