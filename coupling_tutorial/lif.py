@@ -44,6 +44,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 _SPIKE_BLOCK = 8  # source rows scatter-added per inner-loop iteration
 _SCATTER_MODE = "promise_in_bounds"  # targets are always valid row indices
+_SEGMENT_STEPS = 10_000  # steps per compiled scan call (long runs are split)
 _MAX_TABLE_LAM = 50.0  # external counts per step drawn by table inversion up to this mean
 
 
@@ -510,30 +511,52 @@ def simulate_brunel(
 
     weights = jnp.concatenate([jnp.full(n_exc, J, dtype), jnp.full(n_inh, -g * J, dtype),
                                jnp.zeros(1, dtype)])
-    out = _brunel_scan(
-        k_ext, v0, connectivity.targets, weights, jnp.asarray(math.exp(-dt / tau_m), dtype),
-        jnp.asarray(V_th, dtype), jnp.asarray(V_r, dtype), jnp.asarray(J, dtype),
-        jnp.asarray(cdf, dtype), jnp.asarray(k_lo, jnp.int32), jnp.asarray(n_warm, jnp.int32),
-        ext, rec_idx, n_exc=n_exc, n_steps=n_steps, use_table=use_table,
-        delay_steps=delay_steps, ref_steps=ref_steps, rec_cap=rec_cap if record_spikes else 0,
-        block=_SPIKE_BLOCK)
-    counts, n_e, n_i, ids, v_trace = jax.device_get(out)
+    # Long runs go in segments of equal length (one compilation), so that the recorded
+    # per-step outputs never exceed _SEGMENT_STEPS rows before they are compacted.
+    n_seg = -(-n_steps // _SEGMENT_STEPS)
+    seg_len = -(-n_steps // n_seg)
+    n_rows = connectivity.targets.shape[0]
+    carry = (v0, jnp.zeros(n, jnp.int32), jnp.zeros((delay_steps, n_rows), dtype),
+             jnp.zeros(n, jnp.int32))
+    if ext is not None and n_seg * seg_len > n_steps:
+        ext = jnp.concatenate([ext, jnp.zeros((n_seg * seg_len - n_steps, n), dtype)])
+    consts = (jnp.asarray(n_steps, jnp.int32), k_ext, connectivity.targets, weights,
+              jnp.asarray(math.exp(-dt / tau_m), dtype), jnp.asarray(V_th, dtype),
+              jnp.asarray(V_r, dtype), jnp.asarray(J, dtype), jnp.asarray(cdf, dtype),
+              jnp.asarray(k_lo, jnp.int32), jnp.asarray(n_warm, jnp.int32))
+    static = dict(n_exc=n_exc, seg_len=seg_len, use_table=use_table, ref_steps=ref_steps,
+                  rec_cap=rec_cap if record_spikes else 0, block=_SPIKE_BLOCK)
+    n_e, n_i, spike_steps, spike_ids, v_trace = [], [], [], [], []
+    dropped = 0
+    for seg in range(n_seg):
+        t0 = seg * seg_len
+        ext_seg = None if ext is None else ext[t0:t0 + seg_len]
+        carry, out = _brunel_scan(carry, jnp.asarray(t0, jnp.int32), *consts, ext_seg,
+                                  rec_idx, **static)
+        valid = min(seg_len, n_steps - t0)
+        seg_e, seg_i, ids, v_seg = (np.asarray(x)[:valid] for x in jax.device_get(out))
+        n_e.append(seg_e)
+        n_i.append(seg_i)
+        v_trace.append(v_seg)
+        if record_spikes:
+            step, col = np.nonzero(ids < n)
+            keep = t0 + step >= n_warm
+            spike_steps.append(t0 + step[keep])
+            spike_ids.append(ids[step[keep], col[keep]].astype(np.int64))
+            measured = np.arange(t0, t0 + valid) >= n_warm
+            dropped += int(np.maximum(seg_e + seg_i - rec_cap, 0)[measured].sum())
+    counts = np.asarray(carry[3])
 
     t_meas = n_meas * dt
-    counts = np.asarray(counts)
-    n_e = np.asarray(n_e[n_warm:], dtype=np.int64)
-    n_i = np.asarray(n_i[n_warm:], dtype=np.int64)
+    n_e = np.concatenate(n_e)[n_warm:].astype(np.int64)
+    n_i = np.concatenate(n_i)[n_warm:].astype(np.int64)
     n_bins = n_meas // bin_steps
     n_e_b = n_e[: n_bins * bin_steps].reshape(n_bins, bin_steps).sum(1)
     n_i_b = n_i[: n_bins * bin_steps].reshape(n_bins, bin_steps).sum(1)
     width = bin_steps * dt
-    dropped = 0
     if record_spikes:
-        ids = np.asarray(ids[n_warm:])
-        step, col = np.nonzero(ids < n)
-        spike_ids = ids[step, col].astype(np.int64)
-        spike_times = (n_warm + step + 1) * dt
-        dropped = int(np.maximum(n_e + n_i - rec_cap, 0).sum())
+        spike_ids = np.concatenate(spike_ids)
+        spike_times = (np.concatenate(spike_steps) + 1) * dt
         if dropped:
             warnings.warn(f"{dropped} spikes were not recorded (more than "
                           f"max_spikes_per_step={rec_cap} in a step); rates are unaffected. "
@@ -553,19 +576,24 @@ def simulate_brunel(
         bin_times=(n_warm + np.arange(n_bins) * bin_steps) * dt,
         bin_size=width,
         n_spikes_dropped=dropped,
-        v_trace=None if record_v is None else np.asarray(v_trace),
+        v_trace=None if record_v is None else np.concatenate(v_trace),
         nu_ext=nu_ext,
         nu_thr=nu_thr,
     )
 
 
 @functools.partial(jax.jit, static_argnames=(
-    "n_exc", "n_steps", "use_table", "delay_steps", "ref_steps", "rec_cap", "block"))
-def _brunel_scan(k_ext, v0, targets, weights, decay, V_th, V_r, J, cdf, k_lo, n_warm, ext,
-                 rec_idx, *, n_exc, n_steps, use_table, delay_steps, ref_steps, rec_cap, block):
-    """The time loop of :func:`simulate_brunel` (one compiled ``lax.scan``)."""
-    n = v0.shape[0]
-    dtype = v0.dtype
+    "n_exc", "seg_len", "use_table", "ref_steps", "rec_cap", "block"))
+def _brunel_scan(carry, t0, n_total, k_ext, targets, weights, decay, V_th, V_r, J, cdf, k_lo,
+                 n_warm, ext, rec_idx, *, n_exc, seg_len, use_table, ref_steps, rec_cap, block):
+    """``seg_len`` steps of :func:`simulate_brunel` from step ``t0`` (one ``lax.scan``).
+
+    ``carry = (V, ref, ring, counts)``; steps ``t >= n_total`` (padding of the last
+    segment) run but are not counted.
+    """
+    n = carry[0].shape[0]
+    dtype = carry[0].dtype
+    delay_steps = carry[2].shape[0]
     n_rows = targets.shape[0]  # n + 1 (the last row is padding)
 
     def propagate(spike):
@@ -606,17 +634,13 @@ def _brunel_scan(k_ext, v0, targets, weights, decay, V_th, V_r, J, cdf, k_lo, n_
         # Emitted now, arriving delay_steps later: that is this very slot (just read).
         buf, idx = propagate(spike)
         ring = lax.dynamic_update_index_in_dim(ring, buf, slot, 0)
-        counts = counts + (spike & (t >= n_warm)).astype(jnp.int32)
+        counts = counts + (spike & (t >= n_warm) & (t < n_total)).astype(jnp.int32)
         out = (jnp.sum(spike[:n_exc], dtype=jnp.int32), jnp.sum(spike[n_exc:], dtype=jnp.int32),
                idx[:rec_cap], V[rec_idx])
         return (V, ref, ring, counts), out
 
-    carry0 = (v0, jnp.zeros(n, jnp.int32), jnp.zeros((delay_steps, n_rows), dtype),
-              jnp.zeros(n, jnp.int32))
-    ts = jnp.arange(n_steps, dtype=jnp.int32)
-    (_, _, _, counts), (n_e, n_i, ids, v_trace) = lax.scan(
-        step, carry0, ts if ext is None else (ts, ext))
-    return counts, n_e, n_i, ids, v_trace
+    ts = t0 + jnp.arange(seg_len, dtype=jnp.int32)
+    return lax.scan(step, carry, ts if ext is None else (ts, ext))
 
 
 def simulate_lif_neuron(

@@ -180,7 +180,10 @@ def _numpy_brunel(pre, n_exc, g, J, v0, ext, decay, d, ref_steps):
     return spikes, trace
 
 
-def test_network_matches_brute_force_numpy_reference():
+@pytest.mark.parametrize("segment", [None, 7, 250])  # one scan, or split into segments
+def test_network_matches_brute_force_numpy_reference(segment, monkeypatch):
+    if segment is not None:
+        monkeypatch.setattr(lif, "_SEGMENT_STEPS", segment)
     g, J = 4.5, 0.4e-3
     conn = ct.fixed_indegree_connectivity(jax.random.key(7), **SMALL)
     rng = np.random.default_rng(0)
@@ -200,6 +203,21 @@ def test_network_matches_brute_force_numpy_reference():
     np.testing.assert_array_equal(res.spike_counts, spikes.sum(0))
     assert res.rate_exc == pytest.approx(spikes[:, :80].sum() / (80 * n_steps * DT))
     np.testing.assert_allclose(res.population_rate, spikes.sum(1) / (n * DT))
+    np.testing.assert_allclose(res.population_rate_inh, spikes[:, 80:].sum(1) / (20 * DT))
+
+
+def test_segmented_run_with_warmup_is_identical(monkeypatch):
+    kw = dict(g=5.0, eta=2.0, n_exc=400, n_inh=100, t_sim=0.05, t_warmup=0.013,
+              record_v=[0, 450], max_spikes_per_step=3)
+    with pytest.warns(UserWarning, match="spikes were not recorded"):
+        a = ct.simulate_brunel(jax.random.key(3), **kw)
+    monkeypatch.setattr(lif, "_SEGMENT_STEPS", 97)  # 630 steps -> 7 segments of 90
+    with pytest.warns(UserWarning, match="spikes were not recorded"):
+        b = ct.simulate_brunel(jax.random.key(3), **kw)
+    for name in ("spike_counts", "spike_times", "spike_ids", "population_rate", "v_trace"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.n_spikes_dropped == b.n_spikes_dropped > 0
+    assert a.v_trace.shape == (630, 2) and a.spike_times.min() > 0.013
 
 
 def test_refractory_clamp_and_minimum_isi():
