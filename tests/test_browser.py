@@ -59,7 +59,11 @@ def toc_pages() -> list[str]:
 
 
 def is_chapter(page: str) -> bool:
-    return (ROOT / page).with_suffix(".ipynb").exists()
+    """A notebook chapter: MyST markdown with a kernelspec in its jupytext front matter."""
+    md = (ROOT / page).with_suffix(".md")
+    if not md.exists() or not md.read_text().startswith("---"):
+        return False
+    return "kernelspec" in (yaml.safe_load(md.read_text().split("---", 2)[1]) or {})
 
 
 PAGES = toc_pages()
