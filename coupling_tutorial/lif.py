@@ -399,6 +399,9 @@ def simulate_brunel(
     max_spikes_per_step : int, optional
         How many spikes per step are *recorded* (default ``max(64, n_neurons // 20)``);
         excess spikes still act on the network and are counted in ``n_spikes_dropped``.
+        Runs longer than 10 000 steps are split into equal segments (one compilation)
+        and the recording is compacted after each, so its memory is about
+        ``4 * 10_000 * max_spikes_per_step`` bytes plus 12 bytes per recorded spike.
 
     Returns
     -------
