@@ -61,6 +61,8 @@ __all__ = [
     "check_poisson_loglik",
     "check_newton_fit",
     "check_simulate_recurrent",
+    "check_siegert_mean_driven",
+    "check_empirical_covariance",
     "CHECKS",
 ]
 
@@ -787,10 +789,192 @@ def check_simulate_recurrent(fn, verbose: bool = True) -> bool:
                    f"{n_steps} bins.", verbose)
 
 
+# --------------------------------------------------------------------------------------
+# Chapter 4: the mean-driven Siegert rate
+# --------------------------------------------------------------------------------------
+def _erfcx_integral(lo, hi, order: int = 64) -> float:
+    """Gauss-Legendre quadrature of erfcx on [lo, hi] (erfcx from the package)."""
+    from .meanfield import erfcx
+
+    nodes, weights = np.polynomial.legendre.leggauss(order)
+    s = 0.5 * (hi - lo) * nodes + 0.5 * (hi + lo)
+    return float(0.5 * (hi - lo) * np.sum(weights * np.asarray(erfcx(s), dtype=float)))
+
+
+def check_siegert_mean_driven(fn, verbose: bool = True) -> bool:
+    r"""Check a reader's mean-driven Siegert rate against :func:`siegert_rate`.
+
+    ``fn(mu, sigma, tau_m, tau_r, V_th, V_r)`` (scalars in V and s, ``mu > V_th``) must
+    return the rate in Hz
+
+    .. math::
+
+        \nu = \Big(\tau_r + \tau_m\sqrt\pi\int_{|y_\mathrm{th}|}^{|y_r|}
+            \operatorname{erfcx}(s)\,ds\Big)^{-1},\qquad
+        y = \frac{V - \mu}{\sigma}.
+
+    Parameters
+    ----------
+    fn : callable
+        The reader's function.
+    verbose : bool
+        Print the one-line verdict.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import coupling_tutorial as ct
+    >>> ct.checks.check_siegert_mean_driven(lambda *a: float(ct.siegert_rate(*a)))
+    ✓ check_siegert_mean_driven: matches ct.siegert_rate at 4 mean-driven inputs.
+    True
+    """
+    from .meanfield import siegert_rate
+
+    name = "check_siegert_mean_driven"
+    cases = [(0.021, 0.002, 0.01, 0.002, 0.02, 0.01),
+             (0.025, 0.002, 0.01, 0.002, 0.02, 0.01),
+             (0.040, 0.002, 0.01, 0.002, 0.02, 0.01),
+             (0.030, 0.005, 0.02, 0.0, 0.015, 0.0)]
+    try:
+        for case in cases:
+            mu, sigma, tau_m, tau_r, V_th, V_r = case
+            where = (f"(mu={mu * 1e3:g} mV, sigma={sigma * 1e3:g} mV, tau_m={tau_m * 1e3:g} ms, "
+                     f"tau_r={tau_r * 1e3:g} ms, V_th={V_th * 1e3:g} mV, V_r={V_r * 1e3:g} mV)")
+            want = float(siegert_rate(*case))
+            got = _run(name, fn, case)
+            if got.size != 1:
+                raise _Fail(f"expected one rate; got an array of shape {got.shape} {where}.")
+            got = float(got.reshape(-1)[0])
+            if abs(got - want) <= 1e-9 * abs(want):
+                continue
+            a, b = (mu - V_th) / sigma, (mu - V_r) / sigma
+            integral = _erfcx_integral(a, b)
+            rp = tau_m * math.sqrt(math.pi)
+            variants = [
+                (1.0 / want, "you return 1/nu (the mean interspike interval); return the rate "
+                 "1 / (tau_r + tau_m sqrt(pi) * integral)."),
+                (1.0 / (tau_r + tau_m * integral), "the factor sqrt(pi) is missing: "
+                 "1 / (tau_r + tau_m sqrt(pi) * integral)."),
+                (1.0 / (tau_r + rp * -integral), "the integration limits are swapped: "
+                 "integrate from |y_th| = (mu - V_th)/sigma up to |y_r| = (mu - V_r)/sigma."),
+                (1.0 / (tau_r + rp * _erfcx_integral(-a, -b)), "the limits must be |y_th| and "
+                 "|y_r| (positive in the mean-driven region): erfcx(s) at s = (mu - V)/sigma, "
+                 "not (V - mu)/sigma."),
+                (1.0 / (rp * integral) if tau_r > 0 else math.nan, "the refractory time "
+                 "tau_r is missing from the denominator."),
+                (1.0 / (tau_r + rp * _erfcx_integral(a * sigma, b * sigma)), "divide by sigma: "
+                 "the limits are (mu - V_th)/sigma and (mu - V_r)/sigma."),
+            ]
+            for value, message in variants:
+                if math.isfinite(value) and abs(got - value) <= 1e-6 * abs(value):
+                    raise _Fail(f"{message} {where}")
+            rel = abs(got / want - 1.0)
+            if rel <= 1e-3:
+                raise _Fail(f"close but not within 1e-9 (relative error {rel:.1e}) {where}: "
+                            f"use enough quadrature points (64 Gauss-Legendre nodes) and "
+                            f"float64.")
+            raise _Fail(f"expected {want:.8g} Hz, got {got:.8g} {where}.")
+    except _Fail as fail:
+        return _report(name, False, str(fail), verbose)
+    return _report(name, True, f"matches ct.siegert_rate at {len(cases)} mean-driven inputs.",
+                   verbose)
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 5: the empirical cross-covariance
+# --------------------------------------------------------------------------------------
+def _covariance_case():
+    rng = np.random.default_rng(20260105)
+    n, n_neurons = 600, 3
+    x = rng.poisson(0.3, size=(n, n_neurons)).astype(float)
+    x[2:, 0] += x[:-2, 1]  # neuron 0 copies neuron 1 two bins later: an asymmetric C
+    return x
+
+
+def check_empirical_covariance(fn, verbose: bool = True) -> bool:
+    r"""Check a reader's cross-covariance against :func:`empirical_covariance`.
+
+    ``fn(counts, max_lag)`` must return the unbiased estimate
+
+    .. math:: \hat C_{ij}[\tau] = \frac{1}{n - |\tau|}\sum_t
+              \big(x_i(t+\tau) - \bar x_i\big)\big(x_j(t) - \bar x_j\big),
+
+    for :math:`\tau = -L, \dots, L`, shape ``(2 * max_lag + 1, n_neurons, n_neurons)``
+    (``out[max_lag + tau, i, j]``).
+
+    Parameters
+    ----------
+    fn : callable
+        The reader's function ``fn(counts, max_lag)``.
+    verbose : bool
+        Print the one-line verdict.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import coupling_tutorial as ct
+    >>> ct.checks.check_empirical_covariance(ct.empirical_covariance)
+    ✓ check_empirical_covariance: matches ct.empirical_covariance for max_lag 0, 1 and 6.
+    True
+    """
+    from .linear_response import empirical_covariance
+
+    name = "check_empirical_covariance"
+    x = _covariance_case()
+    n, n_neurons = x.shape
+    try:
+        for max_lag in (6, 1, 0):
+            where = f"(counts {x.shape}, max_lag={max_lag})"
+            want = np.asarray(empirical_covariance(x, max_lag), dtype=float)
+            got = _run(name, fn, (x.copy(), max_lag))
+            shape = (2 * max_lag + 1, n_neurons, n_neurons)
+            if got.shape != shape:
+                if got.shape == (max_lag + 1, n_neurons, n_neurons):
+                    raise _Fail(f"shape {got.shape} {where}: include the negative lags too, "
+                                f"tau = -max_lag..max_lag, so {shape}.")
+                if got.shape == (n_neurons, n_neurons, 2 * max_lag + 1):
+                    raise _Fail(f"shape {got.shape} {where}: put the lag first, {shape}.")
+                raise _Fail(f"shape {got.shape} {where}: expected {shape}.")
+            if np.allclose(got, want, rtol=1e-9, atol=1e-12):
+                continue
+            raw = np.stack([
+                (x[t:].T @ x[:n - t] if t >= 0 else (x[:n + t].T @ x[-t:])) / (n - abs(t))
+                for t in range(-max_lag, max_lag + 1)])
+            variants = [
+                (np.asarray(empirical_covariance(x, max_lag, unbiased=False), float),
+                 "you divide by n: the unbiased estimate divides lag tau by n - |tau|, the "
+                 "number of bin pairs."),
+                (want[::-1], "lag sign flipped: out[max_lag + tau, i, j] pairs x_i(t + tau) "
+                 "with x_j(t), so a peak at tau > 0 in C_ij means i fires AFTER j."),
+                (raw, "the means are not subtracted: use x - x.mean(axis=0)."),
+                (want * n / (n - 1), "divide lag 0 by n (and lag tau by n - |tau|), not by "
+                 "n - 1."),
+            ]
+            for value, message in variants:
+                if np.allclose(got, value, rtol=1e-9, atol=1e-12):
+                    raise _Fail(f"{message} {where}")
+            err, idx = _max_err(got, want)
+            lag, i, j = idx
+            raise _Fail(f"values differ {where}: at tau={lag - max_lag}, i={i}, j={j} "
+                        f"expected {want[idx]:.6g}, got {got[idx]:.6g}.")
+    except _Fail as fail:
+        return _report(name, False, str(fail), verbose)
+    return _report(name, True, "matches ct.empirical_covariance for max_lag 0, 1 and 6.",
+                   verbose)
+
+
 CHECKS = {
     "check_coupling_features": check_coupling_features,
     "check_raised_cosine_log_basis": check_raised_cosine_log_basis,
     "check_poisson_loglik": check_poisson_loglik,
     "check_newton_fit": check_newton_fit,
     "check_simulate_recurrent": check_simulate_recurrent,
+    "check_siegert_mean_driven": check_siegert_mean_driven,
+    "check_empirical_covariance": check_empirical_covariance,
 }

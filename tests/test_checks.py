@@ -438,3 +438,111 @@ def test_newton_uphill_and_wrong_values(capsys):
     ok, out = verdict(checks.check_newton_fit,
                       lambda X, y, n_iter=20: (np.zeros(3), 0.0), capsys)
     assert not ok and "coef has 3 entries; expected 4" in out, out
+
+
+# --------------------------------------------------------------------------------------
+# check_siegert_mean_driven
+# --------------------------------------------------------------------------------------
+def scipy_siegert(mu, sigma, tau_m, tau_r, V_th, V_r, *, limits="abs", sqrt_pi=True,
+                  refractory=True, reciprocal=False, order=None):
+    """Independent mean-driven Siegert rate (scipy quad of erfcx) with typical mistakes."""
+    from scipy.integrate import quad
+    from scipy.special import erfcx
+
+    a, b = (mu - V_th) / sigma, (mu - V_r) / sigma
+    if limits == "swapped":
+        a, b = b, a
+    elif limits == "signed":
+        a, b = -a, -b
+    if order:
+        nodes, weights = np.polynomial.legendre.leggauss(order)
+        s = 0.5 * (b - a) * nodes + 0.5 * (b + a)
+        integral = 0.5 * (b - a) * np.sum(weights * erfcx(s))
+    else:
+        integral = quad(erfcx, a, b, epsabs=0, epsrel=1e-13, limit=200)[0]
+    denom = (tau_r if refractory else 0.0) + tau_m * (np.sqrt(np.pi) if sqrt_pi else 1.0) * integral
+    return denom if reciprocal else 1.0 / denom
+
+
+def test_siegert_accepts_reference_and_scipy(capsys):
+    ok, out = verdict(checks.check_siegert_mean_driven,
+                      lambda *a: float(ct.siegert_rate(*a)), capsys)
+    assert ok and "4 mean-driven inputs" in out, out
+    ok, out = verdict(checks.check_siegert_mean_driven, scipy_siegert, capsys)
+    assert ok, out
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(reciprocal=True), "you return 1/nu"),
+    (dict(sqrt_pi=False), "the factor sqrt(pi) is missing"),
+    (dict(limits="swapped"), "the integration limits are swapped"),
+    (dict(limits="signed"), "the limits must be |y_th| and |y_r|"),
+    (dict(refractory=False), "the refractory time tau_r is missing"),
+    (dict(order=4), "use enough quadrature points"),
+])
+def test_siegert_diagnoses_typical_mistakes(mistake, expected, capsys):
+    with np.errstate(over="ignore"):
+        ok, out = verdict(checks.check_siegert_mean_driven,
+                          lambda *a: scipy_siegert(*a, **mistake), capsys)
+    assert not ok and out.startswith("✗ check_siegert_mean_driven: ") and expected in out, out
+
+
+def test_siegert_unscaled_limits_and_tolerance(capsys):
+    def no_sigma(mu, sigma, tau_m, tau_r, V_th, V_r):
+        return scipy_siegert(mu, 1.0, tau_m, tau_r, V_th, V_r)
+
+    ok, out = verdict(checks.check_siegert_mean_driven, no_sigma, capsys)
+    assert not ok and "divide by sigma" in out, out
+    ok, out = verdict(checks.check_siegert_mean_driven,
+                      lambda *a: scipy_siegert(*a) * (1 + 1e-5), capsys)
+    assert not ok and "close but not within 1e-9" in out, out
+
+
+# --------------------------------------------------------------------------------------
+# check_empirical_covariance
+# --------------------------------------------------------------------------------------
+def loop_covariance(counts, max_lag, *, unbiased=True, flip=False, center=True,
+                    positive_only=False, ddof_one=False):
+    """Brute-force cross-covariance (double loop) with switches for typical mistakes."""
+    x = np.asarray(counts, float)
+    n, m = x.shape
+    xc = x - x.mean(axis=0) if center else x
+    lags = range(0 if positive_only else -max_lag, max_lag + 1)
+    out = np.zeros((len(lags), m, m))
+    for k, tau in enumerate(lags):
+        for i in range(m):
+            for j in range(m):
+                pairs = [xc[t + tau, i] * xc[t, j] for t in range(n) if 0 <= t + tau < n]
+                norm = (n - abs(tau)) if unbiased else n
+                if ddof_one:
+                    norm = n - 1 if tau == 0 else n - abs(tau)
+                out[k, i, j] = sum(pairs) / norm
+    return out[::-1] if flip else out
+
+
+def test_covariance_accepts_reference_and_loop(capsys):
+    ok, out = verdict(checks.check_empirical_covariance, ct.empirical_covariance, capsys)
+    assert ok and "max_lag 0, 1 and 6" in out, out
+    ok, out = verdict(checks.check_empirical_covariance, loop_covariance, capsys)
+    assert ok, out
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(unbiased=False), "you divide by n"),
+    (dict(flip=True), "lag sign flipped"),
+    (dict(center=False), "the means are not subtracted"),
+    (dict(positive_only=True), "include the negative lags too"),
+])
+def test_covariance_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_empirical_covariance,
+                      lambda x, L: loop_covariance(x, L, **mistake), capsys)
+    assert not ok and out.startswith("✗ check_empirical_covariance: ") and expected in out, out
+
+
+def test_covariance_wrong_axis_order(capsys):
+    ok, out = verdict(checks.check_empirical_covariance,
+                      lambda x, L: np.moveaxis(loop_covariance(x, L), 0, -1), capsys)
+    assert not ok and "put the lag first" in out, out
+    ok, out = verdict(checks.check_empirical_covariance,
+                      lambda x, L: np.transpose(loop_covariance(x, L), (0, 2, 1)) * 1.1, capsys)
+    assert not ok and "values differ" in out, out
