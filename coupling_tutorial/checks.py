@@ -62,6 +62,7 @@ __all__ = [
     "check_newton_fit",
     "check_simulate_recurrent",
     "check_siegert_mean_driven",
+    "check_relaxation",
     "check_empirical_covariance",
     "CHECKS",
 ]
@@ -883,6 +884,97 @@ def check_siegert_mean_driven(fn, verbose: bool = True) -> bool:
                    verbose)
 
 
+def _relaxation(phi, nu0, h, n_steps, *, naive=False, sign=1.0, extra=0, swap=False):
+    """Explicit Euler for d nu/ds = -nu + phi(nu), with switches for typical mistakes."""
+    nu = np.asarray(nu0, dtype=float)
+    for _ in range(n_steps + extra):
+        target = np.asarray(phi(nu), dtype=float)
+        if naive:
+            nu = target
+        elif swap:
+            nu = (1.0 - h) * target + h * nu
+        else:
+            nu = nu + sign * h * (target - nu)
+        nu = np.maximum(nu, 0.0)
+    return nu
+
+
+def check_relaxation(fn, verbose: bool = True) -> bool:
+    r"""Check a reader's relaxation (explicit Euler) for a self-consistent rate.
+
+    ``fn(phi, nu0, h, n_steps)`` must take ``n_steps`` steps of
+    :math:`\nu \leftarrow \nu + h\,(\Phi(\nu) - \nu)` (rates clipped at 0) from ``nu0``
+    and return the last iterate. Checked on two linear maps :math:`\Phi(\nu) = c + A\nu`
+    (one where :math:`h = 1` oscillates) against the formula.
+
+    Parameters
+    ----------
+    fn : callable
+        The reader's function ``fn(phi, nu0, h, n_steps)``.
+    verbose : bool
+        Print the one-line verdict.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import coupling_tutorial as ct
+    >>> def mine(phi, nu0, h, n_steps):
+    ...     nu = nu0
+    ...     for _ in range(n_steps):
+    ...         nu = nu + h * (phi(nu) - nu)
+    ...     return nu
+    >>> ct.checks.check_relaxation(mine)
+    ✓ check_relaxation: the same iterates as explicit Euler in 3 runs.
+    True
+    """
+    name = "check_relaxation"
+    A1 = np.array([[-0.5, 0.2], [0.1, -0.8]])
+    A2 = np.array([[0.3, -1.8], [0.6, -1.2]])  # an eigenvalue with real part < -1: h = 1 fails
+
+    def linear(A, c):
+        return lambda nu: c + A @ np.asarray(nu, dtype=float)
+
+    runs = [(linear(A1, np.array([3.0, 4.0])), [1.0, 2.0], 0.3, 25),
+            (linear(A2, np.array([6.0, 5.0])), [1.0, 1.0], 0.1, 40),
+            (linear(A1, np.array([3.0, 4.0])), [0.5, 0.5], 1.0, 7)]
+    try:
+        for phi, nu0, h, n_steps in runs:
+            where = f"(h={h}, n_steps={n_steps}, nu0={nu0})"
+            want = _relaxation(phi, nu0, h, n_steps)
+            got = _run(name, fn, (phi, np.array(nu0), h, n_steps))
+            if got.shape != want.shape:
+                if got.ndim == 2 and got.shape[-1] == want.size:
+                    raise _Fail(f"you return {got.shape[0]} iterates {where}: return only the "
+                                f"last one, shape {want.shape}.")
+                raise _Fail(f"shape {got.shape} {where}: expected {want.shape}.")
+            if np.allclose(got, want, rtol=1e-10, atol=1e-12):
+                continue
+            variants = [
+                (dict(naive=True), "you ignore h: each step is nu + h * (phi(nu) - nu), not "
+                 "phi(nu)."),
+                (dict(sign=-1.0), "sign flipped: step towards phi(nu), "
+                 "nu + h * (phi(nu) - nu)."),
+                (dict(extra=-1), "one step too few: take exactly n_steps steps."),
+                (dict(extra=1), "one step too many: take exactly n_steps steps."),
+                (dict(swap=True), "h weighs the wrong term: nu + h * (phi(nu) - nu) = "
+                 "(1 - h) * nu + h * phi(nu)."),
+            ]
+            for kw, message in variants:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    alt = _relaxation(phi, nu0, h, n_steps, **kw)
+                if np.all(np.isfinite(alt)) and np.allclose(got, alt, rtol=1e-10, atol=1e-12):
+                    raise _Fail(f"{message} {where}")
+            raise _Fail(f"expected {np.round(want, 6).tolist()}, got "
+                        f"{np.round(got, 6).tolist()} {where}.")
+    except _Fail as fail:
+        return _report(name, False, str(fail), verbose)
+    return _report(name, True, f"the same iterates as explicit Euler in {len(runs)} runs.",
+                   verbose)
+
+
 # --------------------------------------------------------------------------------------
 # Chapter 5: the empirical cross-covariance
 # --------------------------------------------------------------------------------------
@@ -976,5 +1068,6 @@ CHECKS = {
     "check_newton_fit": check_newton_fit,
     "check_simulate_recurrent": check_simulate_recurrent,
     "check_siegert_mean_driven": check_siegert_mean_driven,
+    "check_relaxation": check_relaxation,
     "check_empirical_covariance": check_empirical_covariance,
 }

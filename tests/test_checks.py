@@ -546,3 +546,35 @@ def test_covariance_wrong_axis_order(capsys):
     ok, out = verdict(checks.check_empirical_covariance,
                       lambda x, L: np.transpose(loop_covariance(x, L), (0, 2, 1)) * 1.1, capsys)
     assert not ok and "values differ" in out, out
+
+
+# --------------------------------------------------------------------------------------
+# check_relaxation
+# --------------------------------------------------------------------------------------
+def euler(phi, nu0, h, n_steps, *, naive=False, sign=1.0, extra=0, trajectory=False):
+    """A reader's relaxation loop (as in Chapter 4's exercise) with typical mistakes."""
+    import jax.numpy as jnp
+
+    nu = jnp.asarray(nu0, dtype=float)
+    path = []
+    for _ in range(n_steps + extra):
+        nu = phi(nu) if naive else jnp.maximum(nu + sign * h * (phi(nu) - nu), 0.0)
+        path.append(nu)
+    return jnp.stack(path) if trajectory else nu
+
+
+def test_relaxation_accepts_correct_loop(capsys):
+    ok, out = verdict(checks.check_relaxation, euler, capsys)
+    assert ok and "3 runs" in out, out
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(naive=True), "you ignore h"),
+    (dict(sign=-1.0), "sign flipped"),
+    (dict(extra=-1), "one step too few"),
+    (dict(extra=1), "one step too many"),
+    (dict(trajectory=True), "you return 25 iterates"),
+])
+def test_relaxation_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_relaxation, lambda *a: euler(*a, **mistake), capsys)
+    assert not ok and out.startswith("✗ check_relaxation: " + expected), out
