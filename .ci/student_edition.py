@@ -104,6 +104,7 @@ class StudentChapter:
     notebook: nbformat.NotebookNode  # student notebook in jupytext's representation
     exercises: list[Exercise] = field(default_factory=list)
     n_stubs: int = 0
+    stub_labels: list[str] = field(default_factory=list)  # exercise label of each stub
     n_dropped_code: int = 0
     n_solutions: int = 0
 
@@ -302,6 +303,7 @@ def convert(path: Path, number: int | None = None) -> StudentChapter:
                 cell.outputs = []
                 cell.execution_count = None
                 result.n_stubs += 1
+                result.stub_labels.append(ex.label if ex else "")
         cells.append(cell)
     if in_solution:
         raise ValueError(f"{path}: {{solution-start}} without {{solution-end}}")

@@ -45,7 +45,9 @@ can use them; pass ``verbose=False`` to silence the printed line.
   (with ``import coupling_tutorial as ct`` in the notebook). ``otter assign`` can
   generate the same from a ``# TEST`` cell holding that line.
 
-:data:`CHECKS` maps each check's name to the function, for graders that loop over them.
+:data:`CHECKS` maps each check's name to the function, for graders that loop over them;
+:data:`EXERCISES` maps each implement-it-yourself exercise's label in the book (e.g.
+``"ex-ch1-features"``) to its check.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ __all__ = [
     "check_relaxation",
     "check_empirical_covariance",
     "CHECKS",
+    "EXERCISES",
 ]
 
 
@@ -1070,4 +1073,16 @@ CHECKS = {
     "check_siegert_mean_driven": check_siegert_mean_driven,
     "check_relaxation": check_relaxation,
     "check_empirical_covariance": check_empirical_covariance,
+}
+
+#: The check of each implement-it-yourself exercise, by the exercise's label in the book.
+EXERCISES = {
+    "ex-ch1-features": check_coupling_features,
+    "ex-ch1-basis": check_raised_cosine_log_basis,
+    "ex-ch2-loglik": check_poisson_loglik,
+    "ex-ch2-newton": check_newton_fit,
+    "ex-ch3-scan": check_simulate_recurrent,
+    "ex-ch4-siegert": check_siegert_mean_driven,
+    "ex-ch4-relaxation": check_relaxation,
+    "ex-ch5-xcov": check_empirical_covariance,
 }

@@ -216,6 +216,8 @@ def test_registry_lists_every_check():
     public = {n for n in checks.__all__ if n.startswith("check_")}
     assert set(checks.CHECKS) == public
     assert all(checks.CHECKS[n] is getattr(checks, n) for n in public)
+    assert set(checks.EXERCISES.values()) <= set(checks.CHECKS.values())
+    assert all(label.startswith("ex-ch") for label in checks.EXERCISES)
     # reached as ct.checks.*, never star-imported into the top level
     assert not any(hasattr(ct, n) for n in public)
 

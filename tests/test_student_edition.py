@@ -310,6 +310,17 @@ def test_committed_student_notebooks_are_up_to_date():
     assert not problems, "\n".join(problems) + "\nRegenerate: python3 .ci/tasks.py student"
 
 
+def test_every_implement_it_yourself_exercise_has_a_check(student_books):
+    """Each exercise whose solution has BEGIN/END SOLUTION markers (a stub for students)
+    is listed in ct.checks.EXERCISES, so readers and autograders can check it."""
+    import coupling_tutorial as ct
+
+    _, books = student_books
+    missing = sorted({label for _, (ch, _) in books.items() for label in ch.stub_labels
+                      if label not in ct.checks.EXERCISES})
+    assert not missing, f"no check in ct.checks.EXERCISES for {missing}"
+
+
 def test_checks_named_in_chapters_exist():
     import coupling_tutorial as ct
 
