@@ -242,8 +242,8 @@ def _diagnose_features(got, counts, basis, want, rtol) -> str | None:
          "the basis is time-reversed: row 0 of the basis is the MOST RECENT bin (lag 1), "
          "so multiply counts[t-1-l] by basis[l] (no flip)."),
         (_brute_conv(counts, basis, neuron_major=False),
-         f"columns in basis-major order (k * n_neurons + j); the package is neuron-major: "
-         f"column j * n_basis + k (neuron j, basis function k)."),
+         "columns in basis-major order (k * n_neurons + j); the package is neuron-major: "
+         "column j * n_basis + k (neuron j, basis function k)."),
         (-want, "sign flipped: the features are sums of counts times basis values, "
          "with a plus sign."),
     ]
