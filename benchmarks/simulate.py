@@ -5,7 +5,9 @@
 
 Part A: ``ct.simulate_recurrent`` vs ``nemos.simulation.simulate_recurrent`` for 10, 100 and
 1000 neurons, window 100, 8 basis functions, 10 000 steps, exp link, float32 (JAX's default,
-NeMoS's default), first call (trace + compile + run) and a repeated call with a new key.
+NeMoS's default), first call (trace + compile + run) and a repeated call with a new key;
+"ours" with its defaults (NeMoS's spikes), "ours-fast" with ``algorithm="event"`` and
+``sampler="inversion"``.
 Part B: ``ct.simulate_network`` (trace update + one sparse product per step) vs
 spikeometric's ``PoissonGLM.simulate`` for 100, 1000 and 5000 neurons, ~10 % connectivity,
 T = 10, float32, same graph and parameters.
@@ -70,12 +72,15 @@ def worker_recurrent(lib: str, n: int, n_steps: int) -> dict:
     import numpy as np
     base = _maxrss_mb()
     coef, intercepts, basis, init = _recurrent_inputs(n)
-    if lib == "ours":
+    if lib.startswith("ours"):
         import coupling_tutorial as ct
+        # "ours": defaults (NeMoS's order of operations and sampler: NeMoS's spikes);
+        # "ours-fast": event-driven input update and the inverse-CDF Poisson sampler
+        kw = (dict(algorithm="event", sampler="inversion") if lib == "ours-fast" else {})
 
         def call(seed):
             s, r = ct.simulate_recurrent(coef, None, intercepts, jax.random.key(seed), None,
-                                         basis, init, jnp.exp, n_steps=n_steps)
+                                         basis, init, jnp.exp, n_steps=n_steps, **kw)
             return s.block_until_ready()
     else:
         from nemos.simulation import simulate_recurrent
@@ -189,7 +194,8 @@ def main(quick: bool) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     res_a = {}
     for n in rec_sizes:
-        for lib, py in (("ours", PROJECT_PYTHON), ("nemos", NEMOS_PYTHON)):
+        for lib, py in (("ours", PROJECT_PYTHON), ("ours-fast", PROJECT_PYTHON),
+                        ("nemos", NEMOS_PYTHON)):
             r = _run_worker(py, "recurrent", lib, n, rec_steps)
             res_a[(n, lib)] = r
             if isinstance(r, str):
@@ -200,14 +206,15 @@ def main(quick: bool) -> None:
                   f"{1e3 / ms:,.0f} | {n * 1e3 / ms:,.0f} | {r['peak_mb']:.0f} | "
                   f"{r['mean']:.4f} |", flush=True)
     print("\nRatios NeMoS / ours (> 1: ours faster):\n")
-    print("| N | first call | repeated call | steady state per step |")
-    print("|---|---|---|---|")
+    print("| N | variant | first call | repeated call | steady state per step |")
+    print("|---|---|---|---|---|")
     for n in rec_sizes:
-        o, m = res_a[(n, "ours")], res_a[(n, "nemos")]
-        if isinstance(o, str) or isinstance(m, str):
-            continue
-        print(f"| {n} | {m['first'] / o['first']:.1f}x | {m['second'] / o['second']:.1f}x | "
-              f"{m['steady'] / o['steady']:.2f}x |")
+        for variant in ("ours", "ours-fast"):
+            o, m = res_a[(n, variant)], res_a[(n, "nemos")]
+            if isinstance(o, str) or isinstance(m, str):
+                continue
+            print(f"| {n} | {variant} | {m['first'] / o['first']:.1f}x | "
+                  f"{m['second'] / o['second']:.1f}x | {m['steady'] / o['steady']:.2f}x |")
 
     net_sizes = [100, 1000] if quick else [100, 1000, 5000]
     ours_steps = {100: 10_000, 1000: 5_000, 5000: 1_000}

@@ -38,6 +38,27 @@ def test_same_spikes_as_nemos(nemos_case, name, link):
                                rtol=2e-15, atol=0)
 
 
+def test_event_algorithm_matches_nemos_and_dense(nemos_case):
+    d = nemos_case
+    spikes, rates = ct.simulate_recurrent(
+        d["coupling_coef"], d["feedforward_coef"], d["intercepts"],
+        jax.random.key(int(d["seed"])), d["feedforward_input"], d["coupling_basis_matrix"],
+        d["init_y"], jnp.exp, algorithm="event")  # non-zero init_y: the dense start-up path
+    np.testing.assert_array_equal(np.asarray(spikes), d["spikes_exp"])
+    np.testing.assert_allclose(np.asarray(rates), d["rates_exp"], rtol=1e-13)
+    # many spikers per bin (beyond the sparse path's capacity) and a zero initial window
+    n, B = 20, ct.raised_cosine_log_basis(4, 15)
+    coef = -0.005 * np.ones((n, n, 4))
+    args = (coef, None, np.zeros(n), jax.random.key(4), None, B, np.zeros((15, n)))
+    s_d, r_d = ct.simulate_recurrent(*args, n_steps=300, sampler="inversion")
+    s_e, r_e = ct.simulate_recurrent(*args, n_steps=300, sampler="inversion", algorithm="event")
+    assert (np.asarray(s_d) > 0).mean() > 0.3
+    np.testing.assert_array_equal(np.asarray(s_d), np.asarray(s_e))
+    np.testing.assert_allclose(np.asarray(r_d), np.asarray(r_e), rtol=1e-12)
+    with pytest.raises(ValueError, match="`algorithm` must be 'dense' or 'event'"):
+        ct.simulate_recurrent(*args, n_steps=3, algorithm="fft")
+
+
 def test_raw_and_typed_keys_agree(nemos_case):
     s1, _ = _run_case(nemos_case, jnp.exp)
     s2, _ = _run_case(nemos_case, jnp.exp, key=jax.random.PRNGKey(int(nemos_case["seed"])))
