@@ -77,6 +77,10 @@ def _float_dtype():
     return jnp.result_type(float)
 
 
+def _np_float():
+    return np.float64 if jax.config.jax_enable_x64 else np.float32
+
+
 def _any_traced(*args) -> bool:
     return any(_is_traced(a) for a in args)
 
@@ -370,10 +374,6 @@ def _siegert_fast(arrs, dtype):
 _NAMES = ("mu", "sigma", "tau_m", "tau_r", "V_th", "V_r")
 
 
-def _np_float():
-    return np.float64 if jax.config.jax_enable_x64 else np.float32
-
-
 def _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r, tau_s=None):
     """Concrete inputs: validate and choose the quadrature order per point on the host.
 
@@ -629,26 +629,39 @@ def firing_rate_exp_synapses(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r):
 # --------------------------------------------------------------------------------------
 # Input statistics
 # --------------------------------------------------------------------------------------
+def _arr(x, name, ndim=None):
+    """``as_array`` for traced values; for concrete ones a host (numpy) array, which
+    avoids a device round trip per argument (same checks and messages)."""
+    if _is_traced(x):
+        return as_array(x, name, ndim=ndim, dtype=_float_dtype())
+    try:
+        a = np.asarray(x, dtype=_np_float())
+    except (TypeError, ValueError):
+        return as_array(x, name, ndim=ndim, dtype=_float_dtype())  # raises the message
+    if ndim is not None and a.ndim not in ((ndim,) if isinstance(ndim, int) else tuple(ndim)):
+        as_array(a, name, ndim=ndim)  # raises the standard message
+    return a
+
+
 def _network_args(nu, J, K, tau_m, J_ext, K_ext, nu_ext, check_nu=True):
-    dtype = _float_dtype()
-    nu = as_array(nu, "nu", ndim=1, dtype=dtype)
+    nu = _arr(nu, "nu", ndim=1)
     if check_nu:
         check_positive(nu, "nu", strict=False)
     n = nu.shape[0]
-    J = check_finite(as_array(J, "J", ndim=2, dtype=dtype), "J")
-    K = as_array(K, "K", ndim=2, dtype=dtype)
+    J = check_finite(_arr(J, "J", ndim=2), "J")
+    K = _arr(K, "K", ndim=2)
     for name, arr in (("J", J), ("K", K)):
         if arr.shape != (n, n):
             raise ValueError(
                 f"`{name}` must have shape {(n, n)} ([post, pre], one row and column per "
                 f"population of `nu`); got shape {tuple(arr.shape)}.")
     check_positive(K, "K", strict=False)
-    tau_m = as_array(tau_m, "tau_m", ndim=(0, 1), dtype=dtype)
+    tau_m = _arr(tau_m, "tau_m", ndim=(0, 1))
     check_positive(tau_m, "tau_m")
-    J_ext = check_finite(as_array(J_ext, "J_ext", ndim=(0, 1, 2), dtype=dtype), "J_ext")
-    K_ext = as_array(K_ext, "K_ext", ndim=(0, 1, 2), dtype=dtype)
+    J_ext = check_finite(_arr(J_ext, "J_ext", ndim=(0, 1, 2)), "J_ext")
+    K_ext = _arr(K_ext, "K_ext", ndim=(0, 1, 2))
     check_positive(K_ext, "K_ext", strict=False)
-    nu_ext = as_array(nu_ext, "nu_ext", ndim=(0, 1), dtype=dtype)
+    nu_ext = _arr(nu_ext, "nu_ext", ndim=(0, 1))
     check_positive(nu_ext, "nu_ext", strict=False)
     if tau_m.ndim == 1 and tau_m.shape[0] not in (1, n):
         raise ValueError(f"`tau_m` must be a scalar or have shape ({n},); "
@@ -658,7 +671,7 @@ def _network_args(nu, J, K, tau_m, J_ext, K_ext, nu_ext, check_nu=True):
         n_ext = nu_ext.shape[0] if nu_ext.ndim == 1 else 1
         for name, arr in (("J_ext", J_ext), ("K_ext", K_ext)):
             try:
-                jnp.broadcast_shapes(arr.shape, (n, n_ext))
+                np.broadcast_shapes(arr.shape, (n, n_ext))
             except ValueError:
                 raise ValueError(
                     f"`{name}` must broadcast to shape {(n, n_ext)} (populations x "
@@ -861,6 +874,63 @@ def _newton(nu, jac_fn, tol, max_iter):
     return nu, norm, max_iter, norm < tol
 
 
+@functools.partial(jax.jit, static_argnames=("matrix", "max_iter"))
+def _newton_jit(nu0, params, tol, matrix, max_iter):
+    """The whole damped Newton iteration in one compiled call (lax.while_loop).
+
+    Same algorithm as :func:`_newton`: solve ``J step = -F``, halve the step until
+    max|F| decreases by the Armijo factor, keep ``nu >= 0``; converged when
+    max|F| < tol and the last step was < tol.
+    """
+    def residual(x):
+        return _phi(x, params, matrix) - x
+
+    jacobian = jax.jacfwd(residual)
+    f0 = residual(nu0)
+    state = (nu0, f0, jacobian(nu0), jnp.max(jnp.abs(f0)), 0, False, False)
+
+    def cond(c):
+        return (~c[5]) & (c[4] < max_iter)
+
+    def body(c):
+        nu, f, jac, norm, it, _, _ = c
+        step = jnp.linalg.solve(jac, -f)
+        finite = jnp.all(jnp.isfinite(step))
+        step = jnp.where(finite, step, 0.0)
+
+        def ls_cond(ls):
+            return (~ls[1]) & (ls[0] > 1e-6)
+
+        def ls_body(ls):
+            alpha, _, _ = ls
+            trial = jnp.maximum(nu + alpha * step, 0.0)
+            n_trial = jnp.max(jnp.abs(residual(trial)))
+            ok = jnp.isfinite(n_trial) & (n_trial <= (1.0 - 1e-4 * alpha) * norm)
+            return jnp.where(ok, alpha, 0.5 * alpha), ok, trial
+
+        _, accepted, trial = jax.lax.while_loop(
+            ls_cond, ls_body, (jnp.asarray(1.0, nu.dtype), jnp.asarray(False), nu))
+        accepted = accepted & finite
+        f_t = residual(trial)
+        j_t = jacobian(trial)
+        n_t = jnp.max(jnp.abs(f_t))
+        small = jnp.max(jnp.abs(trial - nu)) <= tol
+        nu_n = jnp.where(accepted, trial, nu)
+        f_n = jnp.where(accepted, f_t, f)
+        j_n = jnp.where(accepted, j_t, jac)
+        norm_n = jnp.where(accepted, n_t, norm)
+        converged = accepted & (n_t < tol) & small
+        done = (~accepted) | converged
+        ok = jnp.where(accepted, converged, norm < tol)
+        return nu_n, f_n, j_n, norm_n, it + 1, done, ok
+
+    nu, f, jac, norm, it, done, ok = jax.lax.while_loop(cond, body, state)
+    ok = jnp.where(done, ok, norm < tol)
+    J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, tau_s = params
+    mu, sigma = _mu_sigma(nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix)
+    return nu, f, jac, norm, it, ok, mu, sigma
+
+
 def _relax(nu, res, jac_fn, tol, max_iter):
     """Relaxation d nu/ds = Phi(nu) - nu with linearly implicit (Rosenbrock-Euler) steps.
 
@@ -993,24 +1063,22 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
     if method not in ("newton", "ode", "lstsq"):
         raise ValueError(f"`method` must be one of 'newton', 'ode', 'lstsq'; got {method!r}.")
     dtype = _float_dtype()
-    K_arr = as_array(K, "K", ndim=2, dtype=dtype)
-    n = K_arr.shape[0]
-    start = jnp.zeros(n, dtype=dtype) if nu0 is None else nu0
+    n = _arr(K, "K", ndim=2).shape[0]
+    start = np.zeros(n, dtype=_np_float()) if nu0 is None else nu0
     _, J, K, tau_m, J_ext, K_ext, nu_ext, matrix = _network_args(
         start, J, K, tau_m, J_ext, K_ext, nu_ext)
-    nu_start = np.asarray(as_array(start, "nu0", ndim=1, dtype=dtype))
+    nu_start = np.asarray(_arr(start, "nu0", ndim=1))
     check_positive(nu_start, "nu0", strict=False)
-    tau_r = as_array(tau_r, "tau_r", ndim=(0, 1), dtype=dtype)
-    check_positive(tau_r, "tau_r", strict=False)
-    V_th = check_finite(as_array(V_th, "V_th", ndim=(0, 1), dtype=dtype), "V_th")
-    V_r = check_finite(as_array(V_r, "V_r", ndim=(0, 1), dtype=dtype), "V_r")
+    tau_r = check_positive(_arr(tau_r, "tau_r", ndim=(0, 1)), "tau_r", strict=False)
+    V_th = check_finite(_arr(V_th, "V_th", ndim=(0, 1)), "V_th")
+    V_r = check_finite(_arr(V_r, "V_r", ndim=(0, 1)), "V_r")
     _check_thresholds(V_th, V_r)
     for name, arr in (("tau_r", tau_r), ("V_th", V_th), ("V_r", V_r)):
         if arr.ndim == 1 and arr.shape[0] not in (1, n):
             raise ValueError(f"`{name}` must be a scalar or have shape ({n},); "
                              f"got shape {tuple(arr.shape)}.")
     if tau_s is not None:
-        tau_s = _check_tau_s(tau_s, tau_m)
+        tau_s = np.asarray(_check_tau_s(tau_s, tau_m))
     check_positive(tol, "tol")
     params = (J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, tau_s)
     res = lambda x: _residual(jnp.asarray(x, dtype), params, matrix)  # noqa: E731
@@ -1037,7 +1105,14 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
                 "`nu0`, or check the parameters.", rates=jnp.asarray(nu), residual=norm)
         used = "ode"
     else:
-        nu, norm, it, ok = _newton(nu_start, jac_fn, tol, max_iter or 100)
+        nu_j, f_j, jac_j, norm_j, it_j, ok_j, mu_j, sigma_j = _newton_jit(
+            jnp.asarray(nu_start, dtype), params, tol, matrix=matrix, max_iter=max_iter or 100)
+        if bool(ok_j):  # the common case: everything came out of one compiled call
+            jac = np.asarray(jac_j)
+            stable = bool(np.max(np.linalg.eigvals(jac).real) < 0)
+            return FixedPointResult(nu_j, mu_j, sigma_j, float(np.max(np.abs(np.asarray(f_j)))),
+                                    int(it_j), "newton", stable)
+        nu, norm, it, ok = np.asarray(nu_j), float(norm_j), int(it_j), False
         used = "newton"
         if not ok:
             nu2, norm2, it2, ok2 = _relax(nu_start, res, jac_fn, tol, 5000)

@@ -19,6 +19,14 @@ from coupling_tutorial import meanfield as mf
 TAU_M, TAU_R, V_TH, V_R = 0.02, 0.002, 0.02, 0.01
 
 
+def float32_mode():
+    """Context in which JAX's default float is float32 (API moved between JAX versions)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(False)
+    from jax.experimental import disable_x64
+    return disable_x64()
+
+
 @pytest.fixture(scope="module")
 def public(data_dir):
     return json.loads((data_dir / "reference_public.json").read_text())
@@ -155,7 +163,7 @@ def test_siegert_float32_accuracy():
     mu = np.array([0.005, 0.015, 0.021, 0.025, 0.05])
     sigma = np.array([2e-3, 3e-3, 1e-3, 5e-3, 1e-2])
     ref = np.array([siegert_mp(m, s, TAU_M, TAU_R, V_TH, V_R) for m, s in zip(mu, sigma)])
-    with jax.enable_x64(False):
+    with float32_mode():
         got = np.asarray(ct.siegert_rate(mu, sigma, TAU_M, TAU_R, V_TH, V_R))
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, ref, rtol=1e-5)
