@@ -69,14 +69,11 @@ def _clean_env() -> dict:
     return env
 
 
-def build_book(python: Path, config: str | None = None, out: str = "_build") -> None:
-    """Build the book with warnings as errors (-W -n); a failing cell fails the build."""
+def build_book(python: Path) -> None:
+    """Build the book into _build/html with warnings as errors (-W -n); a failing cell fails."""
     # (jupyter_book has no __main__, so `python -m jupyter_book` does not work)
-    args = [python, "-c", "from jupyter_book.cli.main import main; main()", "build", ".",
-            "--path-output", out, "-W", "-n", "--keep-going"]
-    if config:
-        args += ["--config", config]
-    _run(*args, env=_clean_env())
+    _run(python, "-c", "from jupyter_book.cli.main import main; main()", "build", ".",
+         "-W", "-n", "--keep-going", env=_clean_env())
 
 
 def cmd_book() -> None:
