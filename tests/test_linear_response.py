@@ -336,3 +336,19 @@ def test_bad_input_messages():
                                                                   np.zeros(10)], 1))
     with pytest.raises(ValueError, match=r"`tol` must be positive and finite; got 0\.0\."):
         ct.stationary_rates(G, [1.0, 1.0], tol=0.0)
+
+
+def test_newton_converges_near_the_edge():
+    """A ring close to losing its fixed point: many damped steps, still the exact root."""
+    N = 50
+    d = np.abs(np.arange(N)[:, None] - np.arange(N)[None, :])
+    d = np.minimum(d, N - d)
+    mask = np.asarray(jax.random.uniform(jax.random.key(5), (N, N)) < 0.4)
+    W0 = np.asarray(ct.mexican_hat_network(N, a=0.5, sigma_1=2.0, sigma_2=5.0)) * (d <= 10) * mask
+    net = ct.PoissonGLMNetwork(W0, 1.0, 1.0, 10, 3.0, 1.0, r=0.7, b=-1.0)
+    h, nu0 = ct.network_filters(net)
+    res = ct.stationary_rates(h, nu0)
+    assert res.converged and res.n_iter > 5
+    H = np.asarray(h).sum(0)
+    np.testing.assert_allclose(np.log(res.rates), np.log(nu0) + H @ np.asarray(res.rates),
+                               atol=1e-12)
