@@ -12,24 +12,35 @@ filters
     Coupling filters (difference of gammas, exponential) and bases (Chapter 1).
 features
     Causal design matrices and the coupling-array layouts (Chapter 1).
+glm
+    Poisson GLMs fitted jointly for a population, with feature masks (Chapter 2).
+simulate
+    Recurrent simulation of GLM networks and the sparse Poisson network model (Chapter 3).
+meanfield
+    LIF mean-field theory: Siegert rates, fixed points, transfer functions (Chapter 4).
+lif
+    A spiking LIF network simulator to check the theory (Chapter 4).
+linear_response
+    Linear-response (Hawkes) theory of rates and covariances of GLM networks (Chapter 5).
+checks
+    Self-checks for the implement-it-yourself exercises (``ct.checks.check_*``; not
+    re-exported at the top level).
+
+Array layouts are the same everywhere; see the book's introduction ("Notation and
+shape conventions") or :mod:`coupling_tutorial.features`.
 """
 
-from . import features, filters
-from . import checks  # noqa: F401  (ct.checks.check_*: self-checks for the exercises)
-from . import meanfield
+from . import checks  # noqa: F401
+from . import features, filters, glm, lif, linear_response, meanfield, simulate
 from .features import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
-from . import glm
 from .glm import *  # noqa: F401,F403
-from .meanfield import *  # noqa: F401,F403
-from . import lif
 from .lif import *  # noqa: F401,F403
-from . import simulate
-from .simulate import *  # noqa: F401,F403
-from . import linear_response
 from .linear_response import *  # noqa: F401,F403
+from .meanfield import *  # noqa: F401,F403
+from .simulate import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
-__all__ = (filters.__all__ + features.__all__ + glm.__all__ + meanfield.__all__ + lif.__all__ + simulate.__all__
-           + linear_response.__all__)
+__all__ = (filters.__all__ + features.__all__ + glm.__all__ + simulate.__all__
+           + meanfield.__all__ + lif.__all__ + linear_response.__all__)

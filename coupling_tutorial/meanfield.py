@@ -559,7 +559,20 @@ def threshold_shift(sigma, tau_m, tau_s):
     r"""Coloured-noise shift of threshold and reset, :math:`\sigma\,\frac{\alpha}{2}\sqrt{\tau_s/\tau_m}`.
 
     With :math:`\alpha = \sqrt2\,|\zeta(1/2)|` (:data:`ALPHA_SHIFT`), Fourcaud & Brunel
-    (2002). Arguments in V and s (broadcast); returns V.
+    (2002). Both threshold and reset move up by this amount before the delta-synapse
+    Siegert formula is applied (:func:`firing_rate_exp_synapses`).
+
+    Parameters
+    ----------
+    sigma : array_like
+        Standard deviation of the input, V.
+    tau_m, tau_s : array_like
+        Membrane and synaptic time constants, s (broadcast with ``sigma``).
+
+    Returns
+    -------
+    jax.Array, shape ``broadcast(sigma, tau_m, tau_s)``
+        The shift, V.
 
     Examples
     --------
