@@ -12,13 +12,13 @@ Each chapter must also start with the Colab install cell, verbatim, installing t
 from the repository and branch that ``_config.yml`` names.
 """
 
-import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import load_student_edition
 
 jupytext = pytest.importorskip("jupytext")  # not in the `oldest` environment
 nbformat = pytest.importorskip("nbformat")
@@ -27,17 +27,7 @@ yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_student_edition():
-    name = "student_edition"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / ".ci" / "student_edition.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-se = _load_student_edition()
+se = load_student_edition()
 CHAPTERS = se.chapters(ROOT)
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 INSTALL = re.compile(r"git\+(?P<url>https://[^\s\"'@]+)@(?P<branch>[\w./-]+)")

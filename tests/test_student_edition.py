@@ -12,13 +12,13 @@
   goes on) and nothing else fails.
 """
 
-import importlib.util
 import re
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import load_student_edition
 
 jupytext = pytest.importorskip("jupytext")  # not in the `oldest` environment
 nbformat = pytest.importorskip("nbformat")
@@ -27,17 +27,7 @@ yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_student_edition():
-    name = "student_edition"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / ".ci" / "student_edition.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-se = _load_student_edition()
+se = load_student_edition()
 CHAPTERS = se.chapters(ROOT)
 
 HEADER = """\
