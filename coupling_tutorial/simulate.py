@@ -172,6 +172,19 @@ def _poisson_inversion(key, mu):
     return jnp.where(small, k, big)
 
 
+def _runaway_guard(rate, t, first_bad, bad_neurons, max_rate):
+    """Record the first step ``t`` at which a rate is non-finite or above ``max_rate``.
+
+    Returns the updated ``(first_bad, bad_neurons)``, whether this step is the first bad
+    one (``newly``) and whether the simulation is still healthy (``alive``).
+    """
+    bad = ~jnp.isfinite(rate) | (rate > max_rate)
+    newly = (first_bad < 0) & jnp.any(bad)
+    first_bad = jnp.where(newly, t, first_bad)
+    bad_neurons = jnp.where(newly, bad, bad_neurons)
+    return first_bad, bad_neurons, newly, first_bad < 0
+
+
 def _draw(sampler, key, rate):
     if sampler == "jax":
         return jax.random.poisson(key, rate)
@@ -235,11 +248,8 @@ def _recurrent_event_core(coupling_coef, feedforward_coef, feedforward_input, in
         if ff is not None:
             eta = eta + inputs[2]
         rate = inverse_link_function(eta + intercepts)
-        bad = ~jnp.isfinite(rate) | (rate > max_rate)
-        newly = (first_bad < 0) & jnp.any(bad)
-        first_bad = jnp.where(newly, t, first_bad)
-        bad_neurons = jnp.where(newly, bad, bad_neurons)
-        alive = first_bad < 0
+        first_bad, bad_neurons, newly, alive = _runaway_guard(
+            rate, t, first_bad, bad_neurons, max_rate)
         new_act = _draw(sampler, subkey, jnp.where(alive, rate, 0.0))
         out_rate = jnp.where(alive | newly, rate, jnp.nan)
         F = F.at[ptr].set(0.0)
@@ -279,11 +289,8 @@ def _recurrent_core(coupling_coef, feedforward_coef, feedforward_input, intercep
         if ff is not None:
             eta = eta + inputs[2]
         rate = inverse_link_function(eta + intercepts)
-        bad = ~jnp.isfinite(rate) | (rate > max_rate)
-        newly = (first_bad < 0) & jnp.any(bad)
-        first_bad = jnp.where(newly, t, first_bad)
-        bad_neurons = jnp.where(newly, bad, bad_neurons)
-        alive = first_bad < 0
+        first_bad, bad_neurons, newly, alive = _runaway_guard(
+            rate, t, first_bad, bad_neurons, max_rate)
         # no spikes from the divergent step on: counts stay counts, never garbage
         new_act = _draw(sampler, subkey, jnp.where(alive, rate, 0.0))
         out_rate = jnp.where(alive | newly, rate, jnp.nan)
