@@ -2,12 +2,15 @@
 
     python benchmarks/simulate.py            # full run (~10 min on 2 busy cores)
     python benchmarks/simulate.py --quick    # smaller sizes, for a smoke test
+    python benchmarks/simulate.py --only-a   # part A only
 
 Part A: ``ct.simulate_recurrent`` vs ``nemos.simulation.simulate_recurrent`` for 10, 100 and
 1000 neurons, window 100, 8 basis functions, 10 000 steps, exp link, float32 (JAX's default,
-NeMoS's default), first call (trace + compile + run) and a repeated call with a new key;
-"ours" with its defaults (NeMoS's spikes), "ours-fast" with ``algorithm="event"`` and
-``sampler="inversion"``.
+NeMoS's default), first call (trace + compile + run) and a repeated call with a new key:
+"ours" with its defaults (event-driven input, ``jax.random.poisson``'s draws: NeMoS's
+spikes), "ours-dense" with ``algorithm="dense"`` (NeMoS's order of operations, its rates
+bit for bit), "ours-inversion" with ``sampler="inversion"`` (other draws). Each variant
+reports the first bin (if any) at which its spikes differ from NeMoS's (same key).
 Part B: ``ct.simulate_network`` (trace update + one sparse product per step) vs
 spikeometric's ``PoissonGLM.simulate`` for 100, 1000 and 5000 neurons, ~10 % connectivity,
 T = 10, float32, same graph and parameters.
@@ -74,9 +77,8 @@ def worker_recurrent(lib: str, n: int, n_steps: int) -> dict:
     coef, intercepts, basis, init = _recurrent_inputs(n)
     if lib.startswith("ours"):
         import coupling_tutorial as ct
-        # "ours": defaults (NeMoS's order of operations and sampler: NeMoS's spikes);
-        # "ours-fast": event-driven input update and the inverse-CDF Poisson sampler
-        kw = (dict(algorithm="event", sampler="inversion") if lib == "ours-fast" else {})
+        kw = {"ours": {}, "ours-dense": dict(algorithm="dense"),
+              "ours-inversion": dict(sampler="inversion")}[lib]
 
         def call(seed):
             s, r = ct.simulate_recurrent(coef, None, intercepts, jax.random.key(seed), None,
@@ -104,6 +106,8 @@ def worker_recurrent(lib: str, n: int, n_steps: int) -> dict:
         t0 = time.perf_counter()
         call(2)
         steady = (time.perf_counter() - t0 - second) / n_steps
+    if os.environ.get("SPIKES_DIR"):  # for the comparison with NeMoS's spikes
+        np.save(os.path.join(os.environ["SPIKES_DIR"], f"{lib}-{n}.npy"), np.asarray(s2))
     return dict(first=first, second=second, steady=steady, n_steps=n_steps,
                 mean=float(np.mean(s2)), ok=bool(np.isfinite(np.asarray(s1, float)).all()),
                 peak_mb=_maxrss_mb(), base_mb=base)
@@ -182,7 +186,18 @@ def _make_graph(n: int, path: str) -> int:
     return edge_index.shape[1]
 
 
-def main(quick: bool) -> None:
+def _compare_spikes(spikes_dir: str, lib: str, n: int) -> str:
+    """'yes', or the first bin at which ``lib``'s spikes differ from NeMoS's."""
+    import numpy as np
+    if lib == "nemos":
+        return "-"
+    a = np.load(os.path.join(spikes_dir, f"{lib}-{n}.npy"))
+    b = np.load(os.path.join(spikes_dir, f"nemos-{n}.npy"))
+    rows = np.flatnonzero(np.any(a != b, axis=1))
+    return "yes" if rows.size == 0 else f"no, from bin {rows[0]}"
+
+
+def main(quick: bool, only_a: bool = False) -> None:
     print(f"# Simulation benchmark ({'quick' if quick else 'full'}), "
           f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPU cores\n")
     rec_sizes = [10, 100] if quick else [10, 100, 1000]
@@ -190,32 +205,38 @@ def main(quick: bool) -> None:
     print(f"## A. simulate_recurrent: window {WINDOW}, {N_BASIS} basis functions, "
           f"{rec_steps} steps, exp link, float32\n")
     print("| N | library | first call (s) | repeated call (s) | steady ms/step | steps/s "
-          "| neuron-steps/s | peak RSS (MB) | mean count |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| neuron-steps/s | peak RSS (MB) | mean count | spikes = NeMoS's |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     res_a = {}
+    spikes_dir = tempfile.mkdtemp()
+    os.environ["SPIKES_DIR"] = spikes_dir
     for n in rec_sizes:
-        for lib, py in (("ours", PROJECT_PYTHON), ("ours-fast", PROJECT_PYTHON),
-                        ("nemos", NEMOS_PYTHON)):
-            r = _run_worker(py, "recurrent", lib, n, rec_steps)
-            res_a[(n, lib)] = r
+        res_a[(n, "nemos")] = _run_worker(NEMOS_PYTHON, "recurrent", "nemos", n, rec_steps)
+        for lib in ("ours", "ours-dense", "ours-inversion", "nemos"):
+            if lib != "nemos":
+                res_a[(n, lib)] = _run_worker(PROJECT_PYTHON, "recurrent", lib, n, rec_steps)
+            r, m = res_a[(n, lib)], res_a[(n, "nemos")]
             if isinstance(r, str):
-                print(f"| {n} | {lib} | skipped ({r}) | | | | | | |")
+                print(f"| {n} | {lib} | skipped ({r}) | | | | | | | |")
                 continue
+            same = "" if isinstance(m, str) else _compare_spikes(spikes_dir, lib, n)
             ms = 1e3 * r["steady"]
             print(f"| {n} | {lib} | {r['first']:.2f} | {r['second']:.3f} | {ms:.4f} | "
                   f"{1e3 / ms:,.0f} | {n * 1e3 / ms:,.0f} | {r['peak_mb']:.0f} | "
-                  f"{r['mean']:.4f} |", flush=True)
+                  f"{r['mean']:.4f} | {same} |", flush=True)
     print("\nRatios NeMoS / ours (> 1: ours faster):\n")
     print("| N | variant | first call | repeated call | steady state per step |")
     print("|---|---|---|---|---|")
     for n in rec_sizes:
-        for variant in ("ours", "ours-fast"):
+        for variant in ("ours", "ours-dense", "ours-inversion"):
             o, m = res_a[(n, variant)], res_a[(n, "nemos")]
             if isinstance(o, str) or isinstance(m, str):
                 continue
             print(f"| {n} | {variant} | {m['first'] / o['first']:.1f}x | "
                   f"{m['second'] / o['second']:.1f}x | {m['steady'] / o['steady']:.2f}x |")
 
+    if only_a:
+        return
     net_sizes = [100, 1000] if quick else [100, 1000, 5000]
     ours_steps = {100: 10_000, 1000: 5_000, 5000: 1_000}
     spk_steps = {100: 1_000, 1000: 200, 5000: 30}
@@ -254,4 +275,4 @@ if __name__ == "__main__":
                else worker_network(lib, a, steps))
         print(json.dumps(out))
     else:
-        main("--quick" in sys.argv)
+        main("--quick" in sys.argv, "--only-a" in sys.argv)

@@ -22,6 +22,14 @@ def data_dir():
     return DATA
 
 
+def float32_mode():
+    """Context in which JAX's default float is float32 (API moved between JAX versions)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(False)
+    from jax.experimental import disable_x64
+    return disable_x64()
+
+
 def load_student_edition():
     """Import .ci/student_edition.py (not a package) once, as module `student_edition`."""
     name = "student_edition"

@@ -14,17 +14,10 @@ import numpy as np
 import pytest
 
 import coupling_tutorial as ct
+from conftest import float32_mode
 from coupling_tutorial import meanfield as mf
 
 TAU_M, TAU_R, V_TH, V_R = 0.02, 0.002, 0.02, 0.01
-
-
-def float32_mode():
-    """Context in which JAX's default float is float32 (API moved between JAX versions)."""
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(False)
-    from jax.experimental import disable_x64
-    return disable_x64()
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,14 @@
 """Tests of coupling_tutorial.simulate against NeMoS, spikeometric and brute-force numpy."""
 
+import contextlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import coupling_tutorial as ct
+from conftest import float32_mode
 from coupling_tutorial import simulate as sim
 
 
@@ -19,23 +22,26 @@ def spk_case(data_dir):
     return dict(np.load(data_dir / "spikeometric_case.npz"))
 
 
-def _run_case(d, link, key=None):
+def _run_case(d, link, key=None, **kwargs):
     key = jax.random.key(int(d["seed"])) if key is None else key
     return ct.simulate_recurrent(
         d["coupling_coef"], d["feedforward_coef"], d["intercepts"], key,
-        d["feedforward_input"], d["coupling_basis_matrix"], d["init_y"], link)
+        d["feedforward_input"], d["coupling_basis_matrix"], d["init_y"], link, **kwargs)
 
 
 # ------------------------------------------------------------------ simulate_recurrent
+@pytest.mark.parametrize("algorithm, rtol", [("event", 1e-13), ("dense", 2e-15)])
 @pytest.mark.parametrize("name, link", [("softplus", jax.nn.softplus), ("exp", jnp.exp)])
-def test_same_spikes_as_nemos(nemos_case, name, link):
-    spikes, rates = _run_case(nemos_case, link)
+def test_same_spikes_as_nemos(nemos_case, name, link, algorithm, rtol):
+    spikes, rates = _run_case(nemos_case, link, algorithm=algorithm)
     ref_spikes = nemos_case[f"spikes_{name}"]
     assert ref_spikes.sum() > 100  # the case is not trivially silent
     np.testing.assert_array_equal(np.asarray(spikes), ref_spikes)  # bit for bit
-    # rates agree to a few ulp (XLA versions order sums differently: jax 0.10 here, 0.12 there)
+    # dense (NeMoS's order of operations): rates within a few ulp (XLA versions order sums
+    # differently: jax 0.10 here, 0.12 there); event (the default) sums in another order:
+    # measured 2.6e-15, asserted 1e-13
     np.testing.assert_allclose(np.asarray(rates), nemos_case[f"rates_{name}"],
-                               rtol=2e-15, atol=0)
+                               rtol=rtol, atol=0)
 
 
 def test_event_algorithm_matches_nemos_and_dense(nemos_case):
@@ -57,6 +63,66 @@ def test_event_algorithm_matches_nemos_and_dense(nemos_case):
     np.testing.assert_allclose(np.asarray(r_d), np.asarray(r_e), rtol=1e-12)
     with pytest.raises(ValueError, match="`algorithm` must be 'dense' or 'event'"):
         ct.simulate_recurrent(*args, n_steps=3, algorithm="fft")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_fast_poisson_is_jax_random_poisson_bit_for_bit(dtype):
+    """The simulators' "jax" sampler is jax.random.poisson: same integers, same dtype,
+    for rates at 0, tiny, moderate, just below 10 (Knuth), >= 10 (rejection fallback), NaN,
+    typed and raw keys, on whichever JAX version runs the tests."""
+    rng = np.random.default_rng(0)
+    draw = jax.jit(sim._poisson_jax)
+    for seed in range(24):
+        key = jax.random.key(seed) if seed % 2 else jax.random.PRNGKey(seed)
+        if seed % 4 == 0:
+            lam = rng.choice([0.0, 1e-30, 0.01, 0.5, 3.0, 9.99999, 10.0, 50.0, np.nan], 64)
+        else:  # all below 10: the fast path, with 1 to ~20 Knuth iterations
+            lam = rng.uniform(0, [0.01, 1.0, 9.9][seed % 3], 500)
+        lam = jnp.asarray(lam, dtype)
+        ours, ref = draw(key, lam), jax.random.poisson(key, lam)
+        assert ours.dtype == ref.dtype and ours.shape == ref.shape
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(ref), err_msg=str(seed))
+
+
+def test_every_step_draws_from_its_own_key_across_chunks():
+    """Brute force over 300 bins (chunks of 128, the last one padded): bin t's counts are
+    jax.random.poisson(split(key, n_steps)[t], rate_t), for both algorithms and the
+    inversion sampler's own per-step key as well."""
+    n, n_steps = 12, 300
+    B = ct.raised_cosine_log_basis(3, 10)
+    coef = np.random.default_rng(1).normal(0, 0.1, (n, n, 3))
+    coef[np.arange(n), np.arange(n)] = -1.0
+    args = (coef, None, np.full(n, np.log(0.3)), jax.random.key(8), None, B, np.zeros((10, n)))
+    keys = jax.random.split(jax.random.key(8), n_steps)
+    poisson, inversion = jax.jit(jax.random.poisson), jax.jit(sim._poisson_inversion)
+    for algorithm in ("event", "dense"):
+        spikes, rates = ct.simulate_recurrent(*args, n_steps=n_steps, algorithm=algorithm)
+        ref = np.stack([np.asarray(poisson(keys[t], rates[t])) for t in range(n_steps)])
+        np.testing.assert_array_equal(np.asarray(spikes), ref)
+        assert 0.1 < np.asarray(spikes).mean() < 2
+    spikes, rates = ct.simulate_recurrent(*args, n_steps=n_steps, sampler="inversion")
+    ref = np.stack([np.asarray(inversion(keys[t], rates[t])) for t in range(n_steps)])
+    np.testing.assert_array_equal(np.asarray(spikes), ref)
+
+
+@pytest.mark.parametrize("x64", [True, False])
+def test_event_and_dense_agree_on_a_large_population(x64):
+    """200 neurons x 2000 bins (~4000 spikes): the default (event) algorithm and NeMoS's
+    dense order of operations draw the same spikes, in float64 and in float32."""
+    n = 200
+    rng = np.random.default_rng(2)
+    B = ct.raised_cosine_log_basis(6, 40)
+    coef = rng.normal(0, 0.5 / np.sqrt(n), (n, n, 6))
+    coef[np.arange(n), np.arange(n)] = -2.0
+    args = (coef, None, np.full(n, np.log(0.01)), jax.random.key(3), None, B,
+            np.zeros((40, n)))
+    with (contextlib.nullcontext() if x64 else float32_mode()):
+        s_e, r_e = ct.simulate_recurrent(*args, n_steps=2000)
+        s_d, r_d = ct.simulate_recurrent(*args, n_steps=2000, algorithm="dense")
+        assert r_e.dtype == (jnp.float64 if x64 else jnp.float32)
+    assert int(np.asarray(s_e).sum()) > 2000
+    np.testing.assert_array_equal(np.asarray(s_e), np.asarray(s_d))
+    np.testing.assert_allclose(np.asarray(r_e), np.asarray(r_d), rtol=1e-12 if x64 else 2e-5)
 
 
 def test_raw_and_typed_keys_agree(nemos_case):
