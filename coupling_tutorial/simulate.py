@@ -6,7 +6,8 @@ Two ways to write the same kind of model:
   ``coupling_coef`` ``(n_receivers, n_senders, n_basis)`` of NeMoS and of
   :func:`coupling_tutorial.features.to_simulation_layout`. With the same key, link and
   inputs it draws **the same spikes as** ``nemos.simulation.simulate_recurrent``
-  (per-step keys from ``jax.random.split(key, n_steps)``, ``jax.random.poisson``).
+  (per-step keys from ``jax.random.split(key, n_steps)``, ``jax.random.poisson``'s
+  draws; in float32 bit for bit with ``algorithm="dense"``, see its docstring).
   Differences, on purpose: the default inverse link is ``exp`` (the link of a fitted
   Poisson GLM; NeMoS defaults to softplus), ``feedforward_input=None`` means coupling
   only, the core is jitted (a second call with the same shapes does not recompile), and
