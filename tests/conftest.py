@@ -15,6 +15,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "book: builds the book (slow; skipped by `oldest`)")
+    config.addinivalue_line(
+        "markers", "slow: a long simulation whose functions quicker tests also exercise "
+        "(skipped by `oldest` to keep CI under 20 minutes)")
 
 
 @pytest.fixture(scope="session")

@@ -274,6 +274,7 @@ def test_linear_hawkes_simulation_matches_theory():
     assert np.abs(x.mean(0) - nu).max() < 5 * np.sqrt(th[8].diagonal().max() * 3 / n)
 
 
+@pytest.mark.slow
 def test_weakly_coupled_glm_network_matches_theory():
     net = small_net(r=0.4, b=-1.0, N=6, seed=3, T=4)
     lin = ct.linearize_network(net)

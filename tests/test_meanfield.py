@@ -263,6 +263,7 @@ def test_transfer_function_vs_nnmt(nnmt):
     np.testing.assert_allclose(np.asarray(H), nnmt["tf_H"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_transfer_function_zero_frequency_is_dnu_dmu():
     mu, sigma = np.array([0.012, 0.019, 0.025]), np.array([0.004, 0.002, 0.006])
     dnu = np.asarray(jax.vmap(jax.grad(lambda m, s: ct.siegert_rate(m, s, 0.01, 0.0, 0.015, 0.0)))(
@@ -296,6 +297,7 @@ def test_parabolic_cylinder_u_vs_mpmath():
     np.testing.assert_allclose(got, ref, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_fit_transfer_function():
     w = 2 * np.pi * np.linspace(0.5, 300.0, 80)
     H = np.stack([250.0 / (1 + 1j * w * 0.004), 80.0 / (1 + 1j * w * 0.012)], axis=1)

@@ -84,6 +84,7 @@ def test_fast_poisson_is_jax_random_poisson_bit_for_bit(dtype):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(ref), err_msg=str(seed))
 
 
+@pytest.mark.slow
 def test_every_step_draws_from_its_own_key_across_chunks():
     """Brute force over 300 bins (chunks of 128, the last one padded): bin t's counts are
     jax.random.poisson(split(key, n_steps)[t], rate_t), for both algorithms and the
@@ -322,6 +323,7 @@ def _small_net(n=30, T=8, dt=0.5, r=0.6, b=-1.5, seed=0, **kw):
     return ct.PoissonGLMNetwork(W0, alpha=1.0, beta=1.0, T=T, tau=3.0, dt=dt, r=r, b=b, **kw)
 
 
+@pytest.mark.slow
 def test_trace_recursion_is_the_exact_truncated_sum():
     """Each rate of simulate_network equals network_rate on the last T bins."""
     net = _small_net()
@@ -339,6 +341,7 @@ def test_trace_recursion_is_the_exact_truncated_sum():
     np.testing.assert_allclose(np.asarray(mus), ref, rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["jax", "inversion"])
 def test_network_equals_simulate_recurrent_with_history_basis(sampler):
     net = _small_net(dt=0.7)
@@ -526,6 +529,7 @@ def test_generator_bad_input(call, message):
 
 
 # ------------------------------------------------------------------ mean field and tuning
+@pytest.mark.slow
 def test_mean_field_against_simulation():
     net = _small_net(n=60, dt=1.0, r=0.5, b=-2.0, seed=4)
     nu, res = ct.mean_field_rate(net, return_residual=True)
@@ -546,6 +550,7 @@ def test_mean_field_gradient_matches_finite_difference():
     assert abs(float(g) - float(fd)) < 1e-7 * max(1.0, abs(float(fd)))
 
 
+@pytest.mark.slow
 def test_tune_mean_field_reaches_target_in_simulation():
     net = _small_net(n=60, dt=1.0, r=0.3, b=-3.0, seed=5)
     tuned, hist = ct.tune_network(net, 0.2, params=("b",), n_iter=300)
@@ -559,6 +564,7 @@ def test_tune_mean_field_reaches_target_in_simulation():
     assert float(both.r) != 0.3
 
 
+@pytest.mark.slow
 def test_tune_sampled_reaches_target():
     net = _small_net(n=40, dt=1.0, r=0.3, b=-3.0, seed=6)
     tuned, hist = ct.tune_network(net, 0.15, params=("b",), method="sampled",
