@@ -250,17 +250,21 @@ def _poisson_inversion(key, mu):
     return _inversion_from(_prepare("inversion", key, mu.shape[0], mu.dtype), mu)
 
 
-def _runaway_guard(rate, t, first_bad, bad_neurons, max_rate):
-    """Record the first step ``t`` at which a rate is non-finite or above ``max_rate``.
+def _guarded_draw(sampler, pre, rate, t, first_bad, bad_neurons, max_rate):
+    """Draw bin ``t``'s counts, recording the first step whose rates ran away.
 
-    Returns the updated ``(first_bad, bad_neurons)``, whether this step is the first bad
-    one (``newly``) and whether the simulation is still healthy (``alive``).
+    A rate that is non-finite or above ``max_rate`` marks step ``t`` (``first_bad``) and
+    its neurons (``bad_neurons``), once. From that step on no spikes are drawn (counts
+    stay counts, never garbage), and the rates recorded after it are NaN.
+    Returns ``(counts, recorded_rate, first_bad, bad_neurons)``.
     """
     bad = ~jnp.isfinite(rate) | (rate > max_rate)
     newly = (first_bad < 0) & jnp.any(bad)
     first_bad = jnp.where(newly, t, first_bad)
     bad_neurons = jnp.where(newly, bad, bad_neurons)
-    return first_bad, bad_neurons, newly, first_bad < 0
+    alive = first_bad < 0
+    counts = _draw(sampler, pre, jnp.where(alive, rate, 0.0))
+    return counts, jnp.where(alive | newly, rate, jnp.nan), first_bad, bad_neurons
 
 
 def _scan_steps(step, init, xs, key, n_steps, sampler, n, dtype, first_bad_index):
@@ -359,10 +363,8 @@ def _recurrent_event_core(coupling_coef, feedforward_coef, feedforward_input, in
         if ff is not None:
             eta = eta + ff_t
         rate = inverse_link_function(eta + intercepts)
-        first_bad, bad_neurons, newly, alive = _runaway_guard(
-            rate, t, first_bad, bad_neurons, max_rate)
-        new_act = _draw(sampler, pre, jnp.where(alive, rate, 0.0))
-        out_rate = jnp.where(alive | newly, rate, jnp.nan)
+        new_act, out_rate, first_bad, bad_neurons = _guarded_draw(
+            sampler, pre, rate, t, first_bad, bad_neurons, max_rate)
         F = emit(F, ptr, new_act)
         return (F, (ptr + 1) % W, first_bad, bad_neurons), (new_act, out_rate)
 
@@ -397,11 +399,8 @@ def _recurrent_core(coupling_coef, feedforward_coef, feedforward_input, intercep
         if ff is not None:
             eta = eta + ff_t
         rate = inverse_link_function(eta + intercepts)
-        first_bad, bad_neurons, newly, alive = _runaway_guard(
-            rate, t, first_bad, bad_neurons, max_rate)
-        # no spikes from the divergent step on: counts stay counts, never garbage
-        new_act = _draw(sampler, pre, jnp.where(alive, rate, 0.0))
-        out_rate = jnp.where(alive | newly, rate, jnp.nan)
+        new_act, out_rate, first_bad, bad_neurons = _guarded_draw(
+            sampler, pre, rate, t, first_bad, bad_neurons, max_rate)
         activity = jnp.vstack((activity[1:], new_act))
         return (activity, first_bad, bad_neurons), (new_act, out_rate)
 
@@ -928,15 +927,13 @@ def _network_core(net, key, stim, init_history, max_rate, n_steps, burn_in,
         t, e = inputs
         g = net.r * u + e + net.b
         mu = prefactor * jnp.exp(net.beta * g)
-        first_bad, bad_neurons, newly, alive = _runaway_guard(
-            mu, t, first_bad, bad_neurons, max_rate)
-        x = _draw(sampler, pre, jnp.where(alive, mu, 0.0))
+        x, out_mu, first_bad, bad_neurons = _guarded_draw(
+            sampler, pre, mu, t, first_bad, bad_neurons, max_rate)
         xf = x.astype(u.dtype)
         # exact truncated sum: add the new bin, remove the one that falls out of the window
         u = decay * u + delta_input(xf - decay_T * buf[ptr])
         buf = buf.at[ptr].set(xf)
         ptr = (ptr + 1) % T
-        out_mu = jnp.where(alive | newly, mu, jnp.nan)
         return (u, buf, ptr, first_bad, bad_neurons), (x, out_mu)
 
     stim_all = jnp.zeros((total, N), trace0.dtype)
