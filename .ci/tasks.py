@@ -27,7 +27,8 @@ IS_WINDOWS = os.name == "nt"
 
 # Oldest versions the package claims to support (pyproject.toml lower bounds; Colab 2026.01).
 OLDEST = ["jax==0.7.2", "jaxlib==0.7.2", "numpy==2.0.2", "scipy==1.14.1", "pytest==9.2.0",
-          "pytest-xdist==3.8.0", "statsmodels==0.14.4", "pandas==2.2.3", "mpmath==1.4.1"]
+          "pytest-xdist==3.8.0", "statsmodels==0.14.4", "pandas==2.2.3", "mpmath==1.4.1",
+          "matplotlib==3.9.0"]  # the lowest with numpy-2 wheels: ct.plotting's doctest
 
 
 def _bin(env: Path, name: str) -> Path:
@@ -65,7 +66,9 @@ def ensure_env(name: str = ".venv", requirements: list[str] | None = None) -> Pa
 
 def _clean_env(jax_cache: bool = True) -> dict:
     env = dict(os.environ)
-    env.setdefault("MPLBACKEND", "Agg")
+    # No MPLBACKEND: a notebook kernel must use the inline backend, or plt.show() shows
+    # nothing and the book has no figures (the chapters also say `%matplotlib inline`).
+    env.pop("MPLBACKEND", None)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env["JAX_PLATFORMS"] = env.get("JAX_PLATFORMS", "cpu")
     if jax_cache:

@@ -22,6 +22,9 @@ lif
     A spiking LIF network simulator to check the theory (Chapter 4).
 linear_response
     Linear-response (Hawkes) theory of rates and covariances of GLM networks (Chapter 5).
+plotting
+    The book's figure style and role colours (``ct.plotting.use_book_style()``,
+    ``ct.plotting.COLORS``; needs matplotlib; not re-exported at the top level).
 checks
     Self-checks for the implement-it-yourself exercises (``ct.checks.check_*``; not
     re-exported at the top level).
@@ -30,7 +33,7 @@ Array layouts are the same everywhere; see the book's introduction ("Notation an
 shape conventions") or :mod:`coupling_tutorial.features`.
 """
 
-from . import checks  # noqa: F401
+from . import checks, plotting  # noqa: F401
 from . import features, filters, glm, lif, linear_response, meanfield, simulate
 from .features import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
