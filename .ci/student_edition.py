@@ -237,6 +237,37 @@ def stub_source(source: str, exercise: str) -> str:
     return "\n".join(out)
 
 
+# A line that draws with pyplot (not its import, nor plt.close / plt.style / plt.rcParams).
+_DRAWS = re.compile(r"^(?!\s*(?:import|from)\s).*\bplt\.(?!close\b|style\b|rcParams\b)\w+",
+                    re.M)
+
+
+def draws_figure(source: str) -> bool:
+    """Whether a code cell draws a figure (calls pyplot beyond import/close/style)."""
+    return bool(_DRAWS.search(source))
+
+
+def figure_cells(nb) -> list:
+    """The code cells of a (jupytext) notebook that draw a figure, in order."""
+    return [c for c in nb.cells if c.cell_type == "code" and draws_figure(c.source)]
+
+
+def figure_numbers(root: Path = ROOT) -> dict[str, str]:
+    """``{figure name: "N.k"}``: figure k of chapter N, numbered as the book numbers them.
+
+    Names and order come from the chapters' myst-nb figure metadata (every drawing cell
+    has a ``mystnb.figure.name``; tests/test_book.py checks that).
+    """
+    out = {}
+    for path in chapters(root):
+        n = chapter_number(path, root)
+        for k, cell in enumerate(figure_cells(jupytext.read(path)), start=1):
+            name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                out[name] = f"{n}.{k}"
+    return out
+
+
 def has_markers(source: str) -> bool:
     return any(line.strip() == BEGIN for line in source.split("\n"))
 
@@ -371,14 +402,18 @@ def section_titles(root: Path = ROOT) -> dict[str, str]:
 ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<body>[^`]*)`")
 
 
-def _plain_roles(text: str, titles: dict[str, str], bib: dict[str, str]) -> str:
-    """MyST roles as text Jupyter shows well: {ref}, {doc}, {eq}, {cite:t}/{cite:p}."""
+def _plain_roles(text: str, titles: dict[str, str], bib: dict[str, str],
+                 figures: dict[str, str] | None = None) -> str:
+    """MyST roles as text Jupyter shows well: {ref}, {doc}, {numref}, {eq}, {cite:*}."""
+    figures = figures or {}
     def role(m):
         name, body = m.group("role"), m.group("body")
         explicit = re.match(r"^(.*?)\s*<([^>]+)>$", body)
         if name in ("ref", "doc", "numref"):
             if explicit:
                 return explicit.group(1)
+            if name == "numref" and body in figures:
+                return f"Figure {figures[body]}"
             return f"*{titles.get(body, body)}*"
         if name == "eq":
             return f"equation ({body})"
@@ -433,13 +468,13 @@ def _plain_directives(text: str) -> str:
     return "\n".join(out)
 
 
-def _jupyter_markdown(text: str, exercises, titles, bib) -> str:
+def _jupyter_markdown(text: str, exercises, titles, bib, figures=None) -> str:
     """The MyST of one markdown cell, rewritten for Jupyter and Colab."""
     text = _plain_exercises(text, exercises)
     text = re.sub(r"(?m)^\([\w-]+\)=[ \t]*\n", "", text)  # (label)= targets
     text = re.sub(r"(?m)^([ \t]*\$\$)[ \t]*\([\w-]+\)[ \t]*$", r"\1", text)  # $$ (label)
     text = _plain_directives(text)
-    return _plain_roles(text, titles, bib)
+    return _plain_roles(text, titles, bib, figures)
 
 
 def to_ipynb(chapter: StudentChapter, root: Path = ROOT) -> str:
@@ -447,13 +482,25 @@ def to_ipynb(chapter: StudentChapter, root: Path = ROOT) -> str:
     nb = copy.deepcopy(chapter.notebook)
     nb.metadata.pop("jupytext", None)
     nb.metadata["language_info"] = {"name": "python"}
-    titles, bib = section_titles(root), bibliography(root)
-    for i, cell in enumerate(nb.cells):
+    titles, bib, figures = section_titles(root), bibliography(root), figure_numbers(root)
+    cells = []
+    for cell in nb.cells:
+        cells.append(cell)
         if cell.cell_type == "markdown":
-            cell.source = _jupyter_markdown(cell.source, chapter.exercises, titles, bib)
+            cell.source = _jupyter_markdown(cell.source, chapter.exercises, titles, bib,
+                                            figures)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            # Jupyter and Colab do not show myst-nb's caption: put it under the figure
+            fig = cell.metadata.get("mystnb", {}).get("figure", {})
+            if fig.get("name") in figures and "exercise" not in cell.metadata.get("tags", []):
+                caption = _plain_roles(" ".join(fig.get("caption", "").split()), titles,
+                                       bib, figures)
+                cells.append(nbformat.v4.new_markdown_cell(
+                    f"*Figure {figures[fig['name']]}. {caption}*"))
+    nb.cells = cells
+    for i, cell in enumerate(nb.cells):
         # deterministic ids, so that regenerating gives byte-identical files
         digest = hashlib.sha1(f"{i}\0{cell.cell_type}\0{cell.source}".encode()).hexdigest()
         cell["id"] = digest[:12]
@@ -581,7 +628,7 @@ def build_html(build_dir: Path, books, root: Path = ROOT, execute: bool = True) 
     src = build_dir / "src"
     write_source_tree(src, books, root, execute)
     env = dict(os.environ)
-    env.setdefault("MPLBACKEND", "Agg")
+    env.pop("MPLBACKEND", None)  # the kernels must plot inline (see .ci/tasks.py)
     env.setdefault("JAX_PLATFORMS", "cpu")
     # (jupyter_book has no __main__, so `python -m jupyter_book` does not work)
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",

@@ -42,3 +42,91 @@ def load_student_edition():
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+# --------------------------------------------------------------------------------------
+# Figures: what a chapter's SOURCE says must be on its page, and what a built page shows
+# --------------------------------------------------------------------------------------
+def expected_figures(nb) -> list[dict]:
+    """The figures a chapter must show, derived from its source (a jupytext notebook).
+
+    A code cell draws a figure when it calls ``plt.<something>`` (besides ``import``,
+    ``plt.close``, ``plt.style`` and ``plt.rcParams``); cells whose output is removed
+    (``remove-output``/``remove-cell``) and exercise stubs (tag ``exercise``, which raise
+    before they plot) show none. Returns one dict per figure, in page order, with the
+    myst-nb figure ``name``, ``caption`` and image ``alt`` from the cell's metadata
+    (``None`` where missing) and the cell ``source``.
+    """
+    se = load_student_edition()
+    out = []
+    for cell in nb.cells:
+        tags = set(cell.metadata.get("tags", []))
+        if (cell.cell_type != "code" or not se.draws_figure(cell.source)
+                or tags & {"remove-output", "remove-cell", "exercise"}):
+            continue
+        meta = cell.metadata.get("mystnb", {})
+        out.append({"name": meta.get("figure", {}).get("name"),
+                    "caption": meta.get("figure", {}).get("caption"),
+                    "alt": meta.get("image", {}).get("alt"),
+                    "source": cell.source})
+    return out
+
+
+def shown_figures(html: str, page_dir: Path) -> list[dict]:
+    """Every image a built page shows in a cell's output, in page order.
+
+    Each dict: ``src``, ``alt``, the enclosing ``<figure>``'s ``id`` and caption number
+    (e.g. "Fig. 2.3") and text, the CSS ``width`` the page gives it, the PNG's pixel
+    size, and ``blank`` (True when the file is missing, tiny or of one flat colour).
+    """
+    from bs4 import BeautifulSoup
+    from PIL import Image
+
+    doc = BeautifulSoup(html, "html.parser")
+    article = doc.select_one("article.bd-article") or doc
+    out = []
+    for img in article.select(".cell_output img"):
+        src = img.get("src", "")
+        fig = img.find_parent("figure")
+        number = fig.select_one(".caption-number") if fig else None
+        text = fig.select_one(".caption-text") if fig else None
+        item = {"src": src, "alt": img.get("alt"), "id": fig.get("id") if fig else None,
+                "number": number.get_text(strip=True) if number else None,
+                "caption": text.get_text(" ", strip=True) if text else None,
+                "css_width": img.get("width"), "pixels": None, "blank": True}
+        path = page_dir / src
+        if src and not src.startswith(("http:", "https:", "data:")) and path.is_file():
+            with Image.open(path) as im:
+                lo, hi = im.convert("L").getextrema()
+                item["pixels"] = im.size
+                item["blank"] = min(im.size) <= 50 or hi - lo <= 32
+        out.append(item)
+    return out
+
+
+def figure_problems(expected: list[dict], shown: list[dict], chapter_number: int) -> list[str]:
+    """What is wrong with a page's figures, compared with what its source says."""
+    problems = []
+    if len(shown) != len(expected):
+        problems.append(f"{len(expected)} figures in the source, {len(shown)} images shown")
+    for k, (want, got) in enumerate(zip(expected, shown), start=1):
+        where = f"figure {k} ({want['name']})"
+        if got["blank"]:
+            problems.append(f"{where}: image {got['src']!r} missing or blank")
+        if got["id"] != want["name"]:
+            problems.append(f"{where}: shown in <figure id={got['id']!r}>")
+        if got["number"] != f"Fig. {chapter_number}.{k}":
+            problems.append(f"{where}: caption number {got['number']!r}, "
+                            f"expected 'Fig. {chapter_number}.{k}'")
+        if not got["caption"] or not want["caption"]:
+            problems.append(f"{where}: no caption text")
+        if (got["alt"] or "").strip() != " ".join((want["alt"] or "").split()) or not got["alt"]:
+            problems.append(f"{where}: alt text {got['alt']!r} is not the source's")
+        if got["pixels"] and got["css_width"]:
+            # high-DPI: the PNG has twice the pixels of the space the page gives it
+            if got["pixels"][0] < 1.9 * float(got["css_width"]):
+                problems.append(f"{where}: {got['pixels'][0]} px shown {got['css_width']} "
+                                f"px wide (not high-DPI)")
+        elif not got["blank"]:
+            problems.append(f"{where}: no width attribute (not a retina PNG)")
+    return problems

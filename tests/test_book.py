@@ -5,6 +5,7 @@ paired by jupytext with a committed `.ipynb` (what nbmake executes and Colab ope
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -90,3 +91,111 @@ def test_no_package_code_copied_into_chapters():
         text = (ROOT / f"{chapter}.md").read_text()
         for name in public:
             assert f"\ndef {name}(" not in text, f"{chapter} redefines ct.{name}"
+
+
+# --------------------------------------------------------------------------------------
+# Figures: every drawing cell is a numbered, captioned, described, referenced figure
+# --------------------------------------------------------------------------------------
+FIGURE_NAME = re.compile(r"fig-ch(?P<n>\d+)-[a-z0-9-]+")
+
+
+def chapter_figures(chapter):
+    import jupytext
+
+    from conftest import expected_figures
+
+    nb = jupytext.read(ROOT / f"{chapter}.md")
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return expected_figures(nb), prose
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_is_captioned_described_and_referenced(chapter):
+    figures, prose = chapter_figures(chapter)
+    number = int(re.match(r"book/(\d+)_", chapter).group(1))
+    assert figures, f"{chapter}: no figure"
+    for k, fig in enumerate(figures, start=1):
+        first = fig["source"].strip().split("\n")[0][:60]
+        where = f"{chapter}, drawing cell {k} ({first}...)"
+        assert fig["name"], f"{where}: no mystnb.figure.name"
+        m = FIGURE_NAME.fullmatch(fig["name"])
+        assert m and int(m.group("n")) == number, f"{where}: name {fig['name']!r}"
+        caption = " ".join((fig["caption"] or "").split())
+        assert len(caption.split()) >= 5, f"{where}: caption {caption!r}"
+        alt = " ".join((fig["alt"] or "").split())
+        assert len(alt.split()) >= 10, f"{where}: alt text {alt!r} says too little"
+        assert not re.search(r"\.(png|svg|jpe?g)\b", alt), f"{where}: alt text is a file name"
+        assert fig["source"].count("plt.show()") == 1, f"{where}: one plt.show() per figure"
+        assert f"{{numref}}`{fig['name']}`" in prose, \
+            f"{where}: the text never refers to {{numref}}`{fig['name']}`"
+    assert "fig.tight_layout()" not in (ROOT / f"{chapter}.md").read_text(), \
+        "the book style uses constrained layout; tight_layout() fights it"
+
+
+def test_figure_names_are_unique_across_the_book():
+    names = [f["name"] for ch in CHAPTERS for f in chapter_figures(ch)[0] if f["name"]]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_plots_inline_in_the_book_style(chapter):
+    """Figures reach the page whatever MPLBACKEND says (an Agg backend shows nothing),
+    as high-DPI PNGs, in the book's style."""
+    text = (ROOT / f"{chapter}.md").read_text()
+    setup = text.index("import coupling_tutorial as ct")
+    body = text[setup:]
+    first_plot = min(body.index(p) for p in ("plt.subplots(", "plt.figure(") if p in body)
+    for line in ("%matplotlib inline", '%config InlineBackend.figure_formats = ["retina"]',
+                 "ct.plotting.use_book_style()"):
+        assert line in body[:first_plot], f"{chapter}: {line!r} before the first figure"
+
+
+ROLE_LABEL = re.compile(r"\b(true|truth|fitted|theory|theoretical|simulat\w*|excitatory|"
+                        r"inhibitory|measured|predicted|prediction)\b", re.I)
+
+
+def role_colour_problems(source: str) -> list[str]:
+    """Plot calls whose label names a role (true, fitted, theory, simulation, excitatory,
+    inhibitory...) but whose colour does not come from ``ct.plotting.COLORS``."""
+    import ast
+
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                     for ln in source.split("\n"))
+    problems = []
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call):
+            continue
+        kw = {k.arg: k.value for k in node.keywords if k.arg}
+        label = kw.get("label")
+        if label is None:
+            continue
+        text = " ".join(v.value for v in ast.walk(label)
+                        if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        if not ROLE_LABEL.search(text):
+            continue
+        colour = next((kw[k] for k in ("color", "c", "colors", "facecolor", "fc")
+                       if k in kw), None)
+        if colour is None or not re.search(r"COLORS\b", ast.unparse(colour), re.I):
+            problems.append(f"line {node.lineno}: label {text!r} drawn in "
+                            f"{ast.unparse(colour) if colour is not None else 'the default colour'}")
+    return problems
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_roles_are_drawn_in_the_role_colours(chapter):
+    """One colour convention in every chapter: what a legend calls true, fitted, theory,
+    simulation, excitatory or inhibitory is drawn in ct.plotting.COLORS[role]."""
+    import jupytext
+
+    nb = jupytext.read(ROOT / f"{chapter}.md")
+    problems = [f"cell {i}, {p}" for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                for p in role_colour_problems(c.source)]
+    assert not problems, f"{chapter}:\n" + "\n".join(problems)
+
+
+def test_role_colour_check_catches_a_hard_coded_colour():
+    assert role_colour_problems('ax.plot(x, y, "k--", label="true filter")')
+    assert role_colour_problems('ax.plot(x, y, color="C0", label=f"fitted {k}")')
+    assert not role_colour_problems(
+        'ax.plot(x, y, color=ct.plotting.COLORS["model"], label="fitted")')
+    assert not role_colour_problems('ax.plot(x, y, label="tau = 3 bins")')
