@@ -199,3 +199,101 @@ def test_role_colour_check_catches_a_hard_coded_colour():
     assert not role_colour_problems(
         'ax.plot(x, y, color=ct.plotting.COLORS["model"], label="fitted")')
     assert not role_colour_problems('ax.plot(x, y, label="tau = 3 bins")')
+
+
+# --------------------------------------------------------------------------------------
+# A reading path: prerequisites and time up front, checks folded, lines that fit
+# --------------------------------------------------------------------------------------
+def chapter_notebook(chapter):
+    import jupytext
+
+    return jupytext.read(ROOT / f"{chapter}.md")
+
+
+def in_solution_flags(nb) -> list[bool]:
+    """For each cell: whether it lies inside a {solution-start} ... {solution-end} block."""
+    flags, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.split("\n"):
+                if "{solution-start}" in line:
+                    inside = True
+                elif "{solution-end}" in line:
+                    inside = False
+        flags.append(inside)
+    return flags
+
+
+def has_top_level_assert(source: str) -> bool:
+    import ast
+
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                     for ln in source.split("\n"))
+    return any(isinstance(node, ast.Assert) for node in ast.parse(code).body)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_verification_cells_are_folded(chapter):
+    """The assert cells stay (nbmake tests the text) but fold in the page."""
+    nb = chapter_notebook(chapter)
+    open_cells = [
+        cell.source.split("\n")[0][:70]
+        for cell, solution in zip(nb.cells, in_solution_flags(nb))
+        if cell.cell_type == "code" and not solution
+        and "solution" not in cell.metadata.get("tags", [])
+        and has_top_level_assert(cell.source)
+        and not {"hide-input", "hide-cell", "remove-cell", "remove-input"}
+        & set(cell.metadata.get("tags", []))]
+    assert not open_cells, f"{chapter}: unfolded assert cells: {open_cells}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_code_lines_fit_the_page(chapter):
+    nb = chapter_notebook(chapter)
+    long = [(i, ln) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for ln in cell.source.split("\n") if len(ln) > 88]
+    assert not long, f"{chapter}: {len(long)} code lines over 88 characters: {long[:3]}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_states_prerequisites_and_time(chapter):
+    text = (ROOT / f"{chapter}.md").read_text()
+    head = text[:text.index("```{code-cell}")]  # before the first code
+    assert re.search(r"\{admonition\}\s*Before you start", head), \
+        f"{chapter}: no 'Before you start' admonition before the first code cell"
+    m = re.search(r"[Rr]uns in about (\d+) s", head)
+    assert m and int(m.group(1)) <= 120, f"{chapter}: no measured run time under 120 s"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_has_an_interactive_figure_and_its_static_twin(chapter):
+    """A widget for Colab (removed from the offline book, which cannot run it) whose
+    plotting function also draws a static small-multiples figure in the book."""
+    nb = chapter_notebook(chapter)
+    widgets = [c for c in nb.cells if c.cell_type == "code" and "interact(" in c.source]
+    assert widgets, f"{chapter}: no interactive figure"
+    for cell in widgets:
+        assert "remove-cell" in cell.metadata.get("tags", []), \
+            f"{chapter}: widget cell not removed from the static book"
+        fn = re.search(r"interact\(\s*(\w+)", cell.source).group(1)
+        statics = [c for c in nb.cells if c.cell_type == "code" and c is not cell
+                   and re.search(rf"\b{fn}\(", c.source)
+                   and c.metadata.get("mystnb", {}).get("figure")]
+        assert statics, f"{chapter}: {fn} draws no static (captioned) figure in the book"
+
+
+def test_glossary_capstone_and_chapter_map():
+    """A learner's reading path: the intro links every chapter and maps which builds on
+    which; a glossary; a capstone project with a rubric."""
+    files = toc_files()
+    assert "book/glossary" in files and "book/capstone" in files
+    glossary = (BOOK / "glossary.md").read_text()
+    terms = re.findall(r"^(\S[^\n]*)\n  \S", glossary.split("```{glossary}")[1], re.M)
+    assert len(terms) >= 15, terms
+    capstone = (BOOK / "capstone.md").read_text()
+    assert "## Rubric" in capstone and capstone.count("\n|") >= 7
+    intro = (BOOK / "intro.md").read_text()
+    for chapter in CHAPTERS:
+        label = re.search(r"^\(([\w-]+)\)=", (ROOT / f"{chapter}.md").read_text(), re.M)
+        assert label and f"{{ref}}`{label.group(1)}`" in intro, f"intro does not link {chapter}"
+    assert "builds on" in intro
