@@ -243,8 +243,23 @@ _DRAWS = re.compile(r"^(?!\s*(?:import|from)\s).*\bplt\.(?!close\b|style\b|rcPar
 
 
 def draws_figure(source: str) -> bool:
-    """Whether a code cell draws a figure (calls pyplot beyond import/close/style)."""
-    return bool(_DRAWS.search(source))
+    """Whether a code cell draws a figure: it calls pyplot (beyond import/close/style)
+    outside a function definition (a cell that only defines a plotting function, e.g.
+    for an interactive widget, draws nothing until the function is called)."""
+    import ast
+
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                     for ln in source.split("\n"))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return bool(_DRAWS.search(source))
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if _DRAWS.search(ast.get_source_segment(code, node) or ""):
+            return True
+    return False
 
 
 def figure_cells(nb) -> list:
