@@ -39,6 +39,7 @@ class ChoiceAnswer:
     value: str
     choices: tuple[str, ...]
     hints: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # other spellings of a choice
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def _choice(spec: ChoiceAnswer, answer) -> tuple[bool, str]:
         return False, (f"expected one of {list(spec.choices)} (a string), got "
                        f"{type(answer).__name__} {answer!r}.")
     a = answer.strip().lower()
+    a = {k.lower(): v.lower() for k, v in spec.aliases.items()}.get(a, a)
     if a not in {c.lower() for c in spec.choices}:
         return False, f"{answer!r} is not one of the choices {list(spec.choices)}."
     if a == spec.value.lower():
@@ -213,3 +215,79 @@ register_answer("ex-ch5-noise", NumberAnswer(
               "moment-generating function at sigma.",
     too_large="too large: E[exp(sigma xi)] for a standard normal xi is the Gaussian's "
               "moment-generating function at sigma."))
+
+register_answer("ex-ch2-lasso", NumberAnswer(
+    value=1e-3, rtol=1e-6,
+    mistakes=((1e-4, "at this strength many filters that are absent in the truth survive: "
+               "count the wrongly kept ones. A stronger penalty sets more whole filters "
+               "to zero."),
+              (3e-4, "closer, but some absent filters are still kept. Compare the count of "
+               "wrongly kept filters across the four values."),
+              (3e-3, "this strength removes the absent filters, but check the first count: "
+               "are the true connections still kept?")),
+    too_small="not one of the four penalty strengths listed in the exercise. If every "
+              "strength keeps all 36 filters, check that each row of G covers one "
+              "sender's K coupling columns, in the sorted key order of X.",
+    too_large="not one of the four penalty strengths listed in the exercise. If every "
+              "strength keeps all 36 filters, check that each row of G covers one "
+              "sender's K coupling columns, in the sorted key order of X."))
+
+register_answer("ex-ch3-link", ChoiceAnswer(
+    value="exp", choices=("exp", "softplus"),
+    aliases={"exponential": "exp", "jnp.exp": "exp", "np.exp": "exp",
+             "jax.nn.softplus": "softplus"},
+    hints={"softplus": "the simulation has to use the model that was fitted. Which inverse "
+                       "link does PopulationGLM use when it fits? That softplus is NeMoS's "
+                       "simulator default does not make it the right link here."}))
+
+register_answer("ex-ch3-edge", NumberAnswer(
+    value=4.0, rtol=0.13,
+    mistakes=((3.0, "did you run the balanced network `net`? The network without "
+               "inhibitory weights (jnp.maximum(W0, 0)) runs away earlier; the question "
+               "asks about the one with Dale's law."),
+              (2.0, "at such a small r the network is far from runaway. Check that you "
+               "change r with net.replace(r=r) (not b), and simulate 5 000 bins after a "
+               "burn-in of 100 bins."),
+              (1.0, "at such a small r the network is far from runaway. Check that you "
+               "change r with net.replace(r=r) (not b), and simulate 5 000 bins after a "
+               "burn-in of 100 bins.")),
+    too_small="too small: step r through 1, 2, 3, ... and stop at the first simulation "
+              "that raises ct.RunawayError.",
+    too_large="too large: step r through every integer and stop at the first one whose "
+              "simulation raises RunawayError; catch the error from ct.simulate_network, "
+              "not from ct.mean_field_rate (the mean field still has a fixed point where "
+              "the simulation runs away)."))
+
+register_answer("ex-ch5-lag", TupleAnswer(
+    names=("the lag", "the covariance"),
+    parts=(NumberAnswer(
+        value=3.0, unit="bins", rtol=1e-12,
+        mistakes=((2.0, "a kernel entry G[l] acts with a delay of l + 1 bins (the model "
+                   "uses x(t - 1 - l))."),
+                  (-3.0, "C_01[tau] is Cov(x_0(t + tau), x_1(t)): which neuron comes "
+                   "later?")),
+        too_small="too small: find the kernel entry that couples neuron 1 to neuron 0 and "
+                  "remember that G[l] acts l + 1 bins later.",
+        too_large="too large: find the kernel entry that couples neuron 1 to neuron 0 and "
+                  "remember that G[l] acts l + 1 bins later."),
+        NumberAnswer(
+        value=0.04, rtol=1e-6,
+        mistakes=((0.08, "the covariance is the kernel times the variance of the *driving* "
+                   "neuron, whose rate is nu_1."),
+                  (0.4, "that is the kernel value; the covariance also carries the variance "
+                   "of the driving neuron's counts."),
+                  (0.016, "the covariance is linear in the kernel, not quadratic.")),
+        too_small="too small: the covariance is the kernel entry times the variance of the "
+                  "driving neuron's counts.",
+        too_large="too large: the covariance is the kernel entry times the variance of the "
+                  "driving neuron's counts."))))
+
+register_answer("ex-ch5-fano", NumberAnswer(
+    value=1.091, rtol=0.01,
+    mistakes=((1.0, "a Poisson neuron without coupling has Fano factor 1; did you use "
+               "G(0) = 0, or the diagonal D alone?"),),
+    too_small="too small: below 1 means less variable than Poisson. The propagator is "
+              "(I - G(0))^{-1}, the inverse; did you use I - G(0) itself? And a Fano "
+              "factor divides the count variance by the mean count (the rate).",
+    too_large="too large: C(0) is a variance per bin; a window of K bins multiplies both "
+              "the variance and the mean by K, so their ratio does not depend on K."))

@@ -93,7 +93,7 @@ def shown_figures(html: str, page_dir: Path) -> list[dict]:
         item = {"src": src, "alt": img.get("alt"), "id": fig.get("id") if fig else None,
                 "number": number.get_text(strip=True) if number else None,
                 "caption": text.get_text(" ", strip=True) if text else None,
-                "css_width": img.get("width"), "pixels": None, "blank": True}
+                "css_width": _css_width(img), "pixels": None, "blank": True}
         path = page_dir / src
         if src and not src.startswith(("http:", "https:", "data:")) and path.is_file():
             with Image.open(path) as im:
@@ -102,6 +102,16 @@ def shown_figures(html: str, page_dir: Path) -> list[dict]:
                 item["blank"] = min(im.size) <= 50 or hi - lo <= 32
         out.append(item)
     return out
+
+
+def _css_width(img) -> float | None:
+    """The width (CSS px) a page gives an image: its width attribute or style."""
+    import re
+
+    if img.get("width"):
+        return float(str(img["width"]).removesuffix("px"))
+    m = re.search(r"(?:^|;)\s*width:\s*([\d.]+)px", img.get("style", ""))
+    return float(m.group(1)) if m else None
 
 
 def figure_problems(expected: list[dict], shown: list[dict], chapter_number: int) -> list[str]:

@@ -268,7 +268,9 @@ def test_every_figure_is_shown(page, rendered):
     problems = figure_problems(expected, shown, se.chapter_number(ROOT / f"{page}.md"))
     assert not problems, f"{page}:\n" + "\n".join(problems)
     nb = executed_notebook(page)
-    n_images = sum(1 for cell in nb.cells if cell.cell_type == "code"
+    shown_cells = [cell for cell in nb.cells if cell.cell_type == "code" and not (
+        {"remove-cell", "remove-output"} & set(cell.metadata.get("tags", [])))]
+    n_images = sum(1 for cell in shown_cells
                    for o in cell.get("outputs", []) if "image/png" in o.get("data", {}))
     assert n_images == len(expected), f"{page}: executed notebook has {n_images} images"
     for img in soup(rendered[page][0]).select("article.bd-article img"):
