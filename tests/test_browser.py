@@ -332,3 +332,19 @@ def test_screenshots_saved(rendered):
         assert png.is_file() and png.stat().st_size > 10_000, png
     times = {p: round(v[3], 1) for p, v in rendered.items()}
     print(f"browser seconds per page: {times}")
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_solutions_pass_their_own_checks(page, rendered):
+    """Every self-check the executed public chapter calls (its solutions') says ✓: a
+    wrong answer key or a wrong solution would print ✗ and still execute."""
+    nb = executed_notebook(page)
+    failed = [o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+              for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+              and re.search(r"^✗", o.get("text", ""), re.M)]
+    calls = sum(cell.source.count("ct.checks.check_") for cell in nb.cells
+                if cell.cell_type == "code")
+    passed = sum(o.get("text", "").count("✓") for cell in nb.cells
+                 if cell.cell_type == "code" for o in cell.get("outputs", []))
+    assert not failed, f"{page}: a solution fails its check:\n" + "\n".join(failed)
+    assert passed >= calls, f"{page}: {calls} check calls, {passed} ✓ lines"
