@@ -644,6 +644,7 @@ def build_html(build_dir: Path, books, root: Path = ROOT, execute: bool = True) 
     write_source_tree(src, books, root, execute)
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # the kernels must plot inline (see .ci/tasks.py)
+    env["COUPLING_TUTORIAL_HEADLESS"] = "1"  # no slider widgets (ct.plotting.show_widgets)
     env.setdefault("JAX_PLATFORMS", "cpu")
     # (jupyter_book has no __main__, so `python -m jupyter_book` does not work)
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",

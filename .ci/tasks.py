@@ -69,6 +69,8 @@ def _clean_env(jax_cache: bool = True) -> dict:
     # No MPLBACKEND: a notebook kernel must use the inline backend, or plt.show() shows
     # nothing and the book has no figures (the chapters also say `%matplotlib inline`).
     env.pop("MPLBACKEND", None)
+    # Headless: the chapters' slider widgets are not built (ct.plotting.show_widgets)
+    env["COUPLING_TUTORIAL_HEADLESS"] = "1"
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env["JAX_PLATFORMS"] = env.get("JAX_PLATFORMS", "cpu")
     if jax_cache:

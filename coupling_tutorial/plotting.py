@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["COLORS", "COUPLING_CMAP", "STYLE", "use_book_style"]
+import os
+
+__all__ = ["COLORS", "COUPLING_CMAP", "HEADLESS_ENV", "STYLE", "show_widgets", "use_book_style"]
 
 #: Colour of each role, the same in every chapter (Okabe & Ito's colour-blind-safe set).
 COLORS = {
@@ -65,3 +67,37 @@ def use_book_style() -> None:
     import matplotlib.pyplot as plt
 
     plt.style.use(STYLE)
+
+
+#: Environment variable that marks a headless run (tests, the book build): ``"1"``.
+HEADLESS_ENV = "COUPLING_TUTORIAL_HEADLESS"
+
+
+def show_widgets() -> bool:
+    """Whether a chapter should display its interactive (ipywidgets) figure.
+
+    True in Jupyter and on Colab; False in the book's headless runs (the book build, the
+    tests, the Colab-like job), which set the environment variable
+    ``COUPLING_TUTORIAL_HEADLESS=1``: there no one can move a slider, the built book
+    cannot run widgets offline, and a kernel executed by nbclient can intermittently hang
+    on ipywidgets' ``interact`` (jupyter/nbclient#312, jupyter/nbconvert#2029). The
+    widget cells themselves are tested outside a kernel (tests/test_book.py), and their
+    plotting functions draw the static figures of the book.
+
+    Returns
+    -------
+    bool
+        False when ``COUPLING_TUTORIAL_HEADLESS`` is ``"1"``, else True.
+
+    Examples
+    --------
+    >>> import os
+    >>> import coupling_tutorial as ct
+    >>> os.environ[ct.plotting.HEADLESS_ENV] = "1"
+    >>> ct.plotting.show_widgets()
+    False
+    >>> del os.environ[ct.plotting.HEADLESS_ENV]
+    >>> ct.plotting.show_widgets()
+    True
+    """
+    return os.environ.get(HEADLESS_ENV) != "1"

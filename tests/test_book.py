@@ -301,3 +301,48 @@ def test_glossary_capstone_and_chapter_map():
         label = re.search(r"^\(([\w-]+)\)=", (ROOT / f"{chapter}.md").read_text(), re.M)
         assert label and f"{{ref}}`{label.group(1)}`" in intro, f"intro does not link {chapter}"
     assert "builds on" in intro
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_widget_cells_build_their_sliders_headless(chapter, monkeypatch):
+    """Each chapter's widget cell, run outside a kernel (ipywidgets then needs no
+    frontend), builds its sliders and calls the plotting function once with their
+    initial values, which must be the arguments the function takes."""
+    import inspect
+
+    pytest.importorskip("ipywidgets")
+    import coupling_tutorial as ct
+
+    monkeypatch.delenv("COUPLING_TUTORIAL_HEADLESS", raising=False)
+    nb = chapter_notebook(chapter)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "interact(" in c.source]
+    assert cells
+    for cell in cells:
+        fn = re.search(r"interact\(\s*(\w+)", cell.source).group(1)
+        definition = next(c.source for c in nb.cells if c.cell_type == "code"
+                          and re.search(rf"^def {fn}\(", c.source, re.M))
+        params = _signature_of(definition, fn)
+        calls = []
+
+        def record(*args, **kwargs):
+            calls.append(kwargs)
+
+        exec(compile(cell.source, f"<{chapter} widget cell>", "exec"),
+             {"ct": ct, fn: record})
+        assert len(calls) == 1, f"{chapter}: {fn} called {len(calls)} times"
+        assert set(calls[0]) <= params, f"{chapter}: {set(calls[0]) - params}"
+        missing = {p for p in params if p not in calls[0]
+                   and not re.search(rf"\b{p}\s*=", definition.split(")")[0])}
+        assert not missing, f"{chapter}: sliders give no value for {missing}"
+    assert ct.plotting.show_widgets()
+    monkeypatch.setenv("COUPLING_TUTORIAL_HEADLESS", "1")
+    assert not ct.plotting.show_widgets()
+
+
+def _signature_of(source: str, name: str) -> set[str]:
+    import ast
+
+    tree = ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                               for ln in source.split("\n")))
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name)
+    return {a.arg for a in fn.args.args + fn.args.kwonlyargs}

@@ -97,6 +97,7 @@ def build():
         return None, 0.0
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")
     env.pop("MPLBACKEND", None)  # kernels plot inline (an Agg backend shows no figure)
+    env["COUPLING_TUTORIAL_HEADLESS"] = "1"  # no slider widgets (ct.plotting.show_widgets)
     env.setdefault("JAX_PLATFORMS", "cpu")
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
            ".", "-W", "-n", "--keep-going"]  # writes _build/html

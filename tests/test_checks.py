@@ -597,7 +597,9 @@ def _numbers(spec):
 
 def _reveals(message: str, value: float) -> bool:
     """Whether a message shows the right value (to 3 or more significant digits)."""
-    return any(f"{value:.{d}g}" in message for d in (3, 4, 5, 6)) and value != 0
+    return value != 0 and any(
+        re.search(rf"(?<![\d.]){re.escape(f'{value:.{d}g}')}(?![\d])", message)
+        for d in (3, 4, 5, 6))
 
 
 @pytest.mark.parametrize("label", sorted(checks.ANSWERS))
@@ -615,8 +617,18 @@ def test_answer_check_accepts_the_answer_and_hints_without_revealing_it(label, c
     assert "✓" in capsys.readouterr().out
     for k, part in enumerate(_numbers(spec)):
         wrongs = [(w, h) for w, h in part.mistakes]
-        wrongs += [(part.value * 0.5 if part.value > 0 else part.value * 2, part.too_small),
-                   (part.value * 2 if part.value > 0 else part.value * 0.5, part.too_large)]
+
+        def probe(factors):  # a wrong value that is none of the listed mistakes
+            for f in factors:
+                x = part.value * f
+                if not any(abs(x - w) <= 1.5 * part.rtol * abs(w) + 1e-12
+                           for w, _ in part.mistakes):
+                    return x
+            raise AssertionError("no probe value")
+
+        small, large = (0.5, 0.37, 0.23, 0.11), (2.0, 2.7, 3.9, 7.3)
+        wrongs += [(probe(small if part.value > 0 else large), part.too_small),
+                   (probe(large if part.value > 0 else small), part.too_large)]
         for wrong, hint in wrongs:
             answer = list(right)
             answer[k] = wrong
