@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Run notebooks top to bottom, one after the other, and print a table of the results.
+
+    python .ci/run_notebooks.py book/01_coupling_filters.ipynb student/01_coupling_filters.ipynb
+
+Run by `python3 .ci/tasks.py colab` with the Colab-like environment's Python (nbclient,
+ipykernel and the notebooks' own dependencies installed there). Each notebook is executed
+with nbclient in its own folder, as Jupyter would, with its outputs thrown away (nothing
+is written). A cell tagged ``raises-exception`` may raise (the student notebooks' exercise
+stubs raise ``NotImplementedError`` until the student fills them in); an error in any other
+cell fails the notebook. Exit code 1 if any notebook failed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+TIMEOUT = 600  # seconds per cell, as for the book build
+
+
+def run(path: Path) -> tuple[float, str, bool]:
+    """(seconds, result, ok) of executing one notebook."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        first = str(err).strip().splitlines()
+        last = [ln for ln in first if ln.strip()][-1] if first else "error"
+        return time.perf_counter() - start, f"FAILED: {last[:100]}", False
+    except Exception as err:  # kernel died, timeout...
+        return time.perf_counter() - start, f"FAILED: {type(err).__name__}: {err}"[:110], False
+    seconds = time.perf_counter() - start
+    raised = [o.ename for c in nb.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "error"]
+    stubs = raised.count("NotImplementedError")
+    others = len(raised) - stubs
+    detail = []
+    if stubs:
+        detail.append(f"{stubs} exercise stub{'s' * (stubs > 1)} raised NotImplementedError")
+    if others:
+        detail.append(f"{others} raises-exception cell{'s' * (others > 1)} raised")
+    return seconds, "ok" + (f" ({'; '.join(detail)})" if detail else ""), True
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    rows = []
+    total = time.perf_counter()
+    for name in argv:
+        print(f"running {name} ...", flush=True)
+        seconds, result, ok = run(Path(name).resolve())
+        print(f"  {seconds:.0f} s: {result}", flush=True)
+        rows.append((name, seconds, result, ok))
+    total = time.perf_counter() - total
+    width = max(len(r[0]) for r in rows)
+    print(f"\n| {'notebook':<{width}} | seconds | result")
+    print(f"|{'-' * (width + 2)}|---------|-------")
+    for name, seconds, result, _ in rows:
+        print(f"| {name:<{width}} | {seconds:7.0f} | {result}")
+    failed = [r[0] for r in rows if not r[3]]
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed in {total:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
