@@ -57,6 +57,8 @@ import math
 
 import numpy as np
 
+from ._answers import ANSWERS, check_answer  # the conceptual exercises' answer checks
+
 __all__ = [
     "check_coupling_features",
     "check_raised_cosine_log_basis",
@@ -68,6 +70,8 @@ __all__ = [
     "check_empirical_covariance",
     "CHECKS",
     "EXERCISES",
+    "check_answer",
+    "ANSWERS",
 ]
 
 

@@ -172,6 +172,10 @@ ROLE_LABEL = re.compile(r"\b(true|truth|fitted|theory|theoretical|simulat\w*|exc
                         r"inhibitory|measured|predicted|prediction)\b", re.I)
 
 
+# ct.plotting.COLORS["data"] or an alias of it (C["model"]...): a lookup by role name
+ROLE_COLOUR = re.compile(r"\[\s*['\"](excitatory|inhibitory|sender|receiver|data|model)['\"]\s*\]")
+
+
 def role_colour_problems(source: str) -> list[str]:
     """Plot calls whose label names a role (true, fitted, theory, simulation, excitatory,
     inhibitory...) but whose colour does not come from ``ct.plotting.COLORS``."""
@@ -193,7 +197,7 @@ def role_colour_problems(source: str) -> list[str]:
             continue
         colour = next((kw[k] for k in ("color", "c", "colors", "facecolor", "fc")
                        if k in kw), None)
-        if colour is None or not re.search(r"COLORS\b", ast.unparse(colour), re.I):
+        if colour is None or not ROLE_COLOUR.search(ast.unparse(colour)):
             problems.append(f"line {node.lineno}: label {text!r} drawn in "
                             f"{ast.unparse(colour) if colour is not None else 'the default colour'}")
     return problems

@@ -5,6 +5,8 @@ specific diagnosis the check prints, so a check that merely says "wrong" would f
 The correct implementations are independent brute-force NumPy loops, not the package.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -213,7 +215,7 @@ def test_basis_diagnoses_other_mistakes(wrong, expected, capsys):
 
 
 def test_registry_lists_every_check():
-    public = {n for n in checks.__all__ if n.startswith("check_")}
+    public = {n for n in checks.__all__ if n.startswith("check_") and n != "check_answer"}
     assert set(checks.CHECKS) == public
     assert all(checks.CHECKS[n] is getattr(checks, n) for n in public)
     assert set(checks.EXERCISES.values()) <= set(checks.CHECKS.values())
@@ -580,3 +582,70 @@ def test_relaxation_accepts_correct_loop(capsys):
 def test_relaxation_diagnoses_typical_mistakes(mistake, expected, capsys):
     ok, out = verdict(checks.check_relaxation, lambda *a: euler(*a, **mistake), capsys)
     assert not ok and out.startswith("✗ check_relaxation: " + expected), out
+
+
+# --------------------------------------------------------------------------------------
+# Answer checks of the conceptual exercises: right passes, wrong gets a hint, never the
+# answer
+# --------------------------------------------------------------------------------------
+from coupling_tutorial._answers import ChoiceAnswer, NumberAnswer, TupleAnswer  # noqa: E402
+
+
+def _numbers(spec):
+    return spec.parts if isinstance(spec, TupleAnswer) else (spec,)
+
+
+def _reveals(message: str, value: float) -> bool:
+    """Whether a message shows the right value (to 3 or more significant digits)."""
+    return any(f"{value:.{d}g}" in message for d in (3, 4, 5, 6)) and value != 0
+
+
+@pytest.mark.parametrize("label", sorted(checks.ANSWERS))
+def test_answer_check_accepts_the_answer_and_hints_without_revealing_it(label, capsys):
+    spec = checks.ANSWERS[label]
+    if isinstance(spec, ChoiceAnswer):
+        assert checks.check_answer(label, spec.value.upper())
+        for wrong in set(spec.choices) - {spec.value}:
+            assert not checks.check_answer(label, wrong)
+            out = capsys.readouterr().out
+            assert spec.hints[wrong.lower()] in out
+        return
+    right = tuple(p.value for p in _numbers(spec))
+    assert checks.check_answer(label, right if isinstance(spec, TupleAnswer) else right[0])
+    assert "✓" in capsys.readouterr().out
+    for k, part in enumerate(_numbers(spec)):
+        wrongs = [(w, h) for w, h in part.mistakes]
+        wrongs += [(part.value * 0.5 if part.value > 0 else part.value * 2, part.too_small),
+                   (part.value * 2 if part.value > 0 else part.value * 0.5, part.too_large)]
+        for wrong, hint in wrongs:
+            answer = list(right)
+            answer[k] = wrong
+            ok = checks.check_answer(label, tuple(answer) if isinstance(
+                spec, TupleAnswer) else answer[0])
+            out = capsys.readouterr().out
+            assert not ok and out.startswith("✗") and hint in out, (wrong, out)
+            assert not _reveals(out.replace(f"{wrong:.4g}", ""), part.value), out
+
+
+@pytest.mark.parametrize("bad", ["7.2", None, ..., [1.0, 2.0], float("nan"), 1j, True])
+def test_answer_check_explains_a_malformed_answer(bad, capsys):
+    label = sorted(checks.ANSWERS)[0]
+    assert checks.check_answer(label, bad) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✗") and len(out) > 30
+
+
+def test_answer_check_names_the_valid_labels():
+    with pytest.raises(ValueError, match=r"label: expected one of \[.*ex-ch1-halflife.*\], "
+                                         r"got 'ex-ch9-nope'"):
+        checks.check_answer("ex-ch9-nope", 1.0)
+
+
+def test_every_answer_belongs_to_an_exercise_that_calls_it():
+    from conftest import ROOT
+
+    text = "\n".join(p.read_text() for p in sorted((ROOT / "book").glob("0*.md")))
+    labels = set(re.findall(r":label:\s*(ex-[\w-]+)", text))
+    calls = set(re.findall(r"ct\.checks\.check_answer\(\s*\"(ex-[\w-]+)\"", text))
+    assert set(checks.ANSWERS) <= labels, set(checks.ANSWERS) - labels
+    assert calls == set(checks.ANSWERS), (calls ^ set(checks.ANSWERS))

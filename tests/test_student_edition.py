@@ -348,8 +348,28 @@ def test_every_implement_it_yourself_exercise_has_a_check(student_books):
 
     _, books = student_books
     missing = sorted({label for _, (ch, _) in books.items() for label in ch.stub_labels
-                      if label not in ct.checks.EXERCISES})
-    assert not missing, f"no check in ct.checks.EXERCISES for {missing}"
+                      if label not in ct.checks.EXERCISES and label not in ct.checks.ANSWERS})
+    assert not missing, f"no check in ct.checks.EXERCISES or ANSWERS for {missing}"
+
+
+def test_every_exercise_stub_calls_its_check(student_books):
+    """In the student notebook, each stub cell ends with its self-check, so a student who
+    fills it in gets specific feedback instead of a bare AssertionError."""
+    import coupling_tutorial as ct
+
+    dest, books = student_books
+    for name, (ch, _) in books.items():
+        nb = nbformat.read(dest / name, as_version=4)
+        stubs = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+        assert len(stubs) == len(ch.stub_labels)
+        for cell, label in zip(stubs, ch.stub_labels):
+            if label in ct.checks.ANSWERS:
+                call = f'ct.checks.check_answer("{label}"'
+            else:
+                call = f"ct.checks.{ct.checks.EXERCISES[label].__name__}("
+            code = "\n".join(ln for ln in cell.source.split("\n")
+                             if not ln.lstrip().startswith("#"))
+            assert call in code, f"{name}: the stub of {label} does not call {call}...)"
 
 
 def test_checks_named_in_chapters_exist():

@@ -1,0 +1,215 @@
+"""Answer checks for the conceptual exercises: a number or a choice, with hints.
+
+The implement-it-yourself exercises have a ``check_*`` each; the exercises whose answer
+is a number (a time constant, a rate, a count) or a choice ("log", "linear") are checked
+by :func:`check_answer`, keyed by the exercise's label in the book. A wrong answer gets
+a specific hint (the likely mistake, or whether it is too small or too large), never the
+answer itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class NumberAnswer:
+    """A numeric answer: ``value`` within ``rtol``, with hints for likely mistakes.
+
+    ``mistakes`` pairs a wrong value a reader is likely to give (within ``rtol``) with
+    the hint for it; ``too_small`` / ``too_large`` are the hints for any other answer.
+    """
+
+    value: float
+    unit: str = ""
+    rtol: float = 0.01
+    mistakes: tuple[tuple[float, str], ...] = ()
+    too_small: str = "too small."
+    too_large: str = "too large."
+
+
+@dataclass(frozen=True)
+class ChoiceAnswer:
+    """One of a few ``choices`` (case and surrounding spaces ignored), with a hint for
+    each wrong choice."""
+
+    value: str
+    choices: tuple[str, ...]
+    hints: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TupleAnswer:
+    """Several numbers answered together, e.g. ``(lag, value)``: each part is checked
+    (and hinted) on its own, in order; ``names`` say what each part is."""
+
+    parts: tuple[NumberAnswer, ...]
+    names: tuple[str, ...]
+
+
+#: ``{exercise label: answer}`` for every conceptual exercise with a checkable answer.
+ANSWERS: dict[str, NumberAnswer | ChoiceAnswer] = {}
+
+
+def register_answer(label: str, answer: NumberAnswer | ChoiceAnswer) -> None:
+    if label in ANSWERS:
+        raise ValueError(f"answer for {label!r} registered twice")
+    ANSWERS[label] = answer
+
+
+def check_answer(label: str, answer, verbose: bool = True) -> bool:
+    """Check the answer to a conceptual exercise; print a hint if it is wrong.
+
+    Parameters
+    ----------
+    label : str
+        The exercise's label in the book, e.g. ``"ex-ch1-halflife"``
+        (``sorted(ct.checks.ANSWERS)`` lists them).
+    answer : float or str
+        Your answer: a number (in the unit the exercise asks for) or one of the choices.
+    verbose : bool, default True
+        Print one line: a success line, or a hint.
+
+    Returns
+    -------
+    bool
+        Whether the answer is right.
+
+    Raises
+    ------
+    ValueError
+        If ``label`` is not an exercise with a checked answer.
+
+    Examples
+    --------
+    >>> import coupling_tutorial as ct
+    >>> ct.checks.check_answer("ex-ch1-halflife", 3.0)  # doctest: +ELLIPSIS
+    ✗ ex-ch1-halflife: 3 ms is too small...
+    False
+    """
+    if not isinstance(label, str) or label not in ANSWERS:
+        raise ValueError(f"label: expected one of {sorted(ANSWERS)}, got {label!r}")
+    spec = ANSWERS[label]
+    check = {NumberAnswer: _number, ChoiceAnswer: _choice, TupleAnswer: _tuple}[type(spec)]
+    ok, message = check(spec, answer)
+    if verbose:
+        print(f"{'✓' if ok else '✗'} {label}: {message}")
+    return ok
+
+
+def _number(spec: NumberAnswer, answer) -> tuple[bool, str]:
+    unit = f" {spec.unit}" if spec.unit else ""
+    if answer is None or answer is Ellipsis:
+        where = f" (in{unit})" if unit else ""
+        return False, f"no answer yet: assign a number{where} to your variable."
+    if isinstance(answer, (str, bytes, bool)) or np.iscomplexobj(answer):
+        return False, (f"expected a real number{f' (in{unit})' if unit else ''}, got "
+                       f"{type(answer).__name__} {answer!r}.")
+    try:
+        arr = np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        return False, f"expected a number, got {type(answer).__name__}."
+    if arr.size != 1:
+        return False, f"expected one number, got an array of shape {arr.shape}."
+    x = float(arr.reshape(()))
+    if not math.isfinite(x):
+        return False, f"your answer is {x}: expected a finite number."
+    shown = f"{x:.4g}{unit}"
+    if math.isclose(x, spec.value, rel_tol=spec.rtol, abs_tol=0.0):
+        return True, f"{shown} is right."
+    for wrong, hint in spec.mistakes:
+        if math.isclose(x, wrong, rel_tol=spec.rtol, abs_tol=1e-12):
+            return False, f"{shown} is not right: {hint}"
+    return False, f"{shown} is {spec.too_small if x < spec.value else spec.too_large}"
+
+
+def _tuple(spec: TupleAnswer, answer) -> tuple[bool, str]:
+    n = len(spec.parts)
+    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__len__") or len(answer) != n:
+        return False, (f"expected {n} numbers ({', '.join(spec.names)}), got "
+                       f"{type(answer).__name__} {answer!r}.")
+    messages = []
+    for name, part, value in zip(spec.names, spec.parts, answer):
+        ok, message = _number(part, value)
+        if not ok:
+            return False, f"{name}: {message}"
+        messages.append(f"{name} {message}")
+    return True, "; ".join(messages)
+
+
+def _choice(spec: ChoiceAnswer, answer) -> tuple[bool, str]:
+    if not isinstance(answer, str):
+        return False, (f"expected one of {list(spec.choices)} (a string), got "
+                       f"{type(answer).__name__} {answer!r}.")
+    a = answer.strip().lower()
+    if a not in {c.lower() for c in spec.choices}:
+        return False, f"{answer!r} is not one of the choices {list(spec.choices)}."
+    if a == spec.value.lower():
+        return True, f"{answer!r} is right."
+    return False, f"{answer!r} is not right: {spec.hints.get(a, 'think again.')}"
+
+
+# --------------------------------------------------------------------------------------
+# The book's answers (hints never give the answer away)
+# --------------------------------------------------------------------------------------
+_MS = "The answer is asked in ms, with bins of dt = 1 ms"
+
+register_answer("ex-ch1-halflife", NumberAnswer(
+    value=5.0 / math.log(2.0), unit="ms", rtol=1e-3,
+    mistakes=((5.0 * math.log(2.0), "with it c[5] is below 1/2. Solve "
+               "exp(-5 dt / tau) = 1/2 for tau again and check on which side ln 2 ends up."),
+              (math.log(2.0) / 5.0, "this looks like a decay rate (per ms), 1/tau, not a "
+               "time constant."),
+              (5.0 / math.log(2.0) / 1000.0, f"{_MS}; you seem to have given seconds."),
+              (6.0 / math.log(2.0), "check which lag you used: the question is about "
+               "c[5], i.e. l = 5 in c[l] = exp(-dt l / tau), with c[0] = 1."),
+              (4.0 / math.log(2.0), "check which lag you used: the question is about "
+               "c[5], i.e. l = 5 in c[l] = exp(-dt l / tau), with c[0] = 1.")),
+    too_small="too small: with it ct.exponential_filter(10, tau=tau)[5] is below 1/2, "
+              "the filter decays too fast.",
+    too_large="too large: with it ct.exponential_filter(10, tau=tau)[5] is above 1/2, "
+              "the filter decays too slowly."))
+
+register_answer("ex-ch1-scaling", NumberAnswer(
+    value=50.0, rtol=1e-12,
+    mistakes=((1.0, "a nearly linear axis spaces the bumps evenly: count how many it needs "
+               "before the fast dip at short lags is resolved."),
+              (10.0, "recount: compare the smallest K for each scaling, with the relative "
+               "error ||h - B w|| / ||h|| and the 3 % threshold, starting from K = 3."),
+              (200.0, "more stretching is not always better: with s = 200 several centres "
+               "fall on the first one or two lags, where there is one sample per lag.")),
+    too_small="not one of the four time scalings the exercise asks you to compare.",
+    too_large="not one of the four time scalings the exercise asks you to compare."))
+
+register_answer("ex-ch4-deterministic", NumberAnswer(
+    value=1.0 / (0.002 + 0.01 * math.log(3.0)), unit="Hz", rtol=1e-3,
+    mistakes=((1.0 / (0.002 + 0.01 * math.log10(3.0)), "the formula uses the natural "
+               "logarithm (np.log), not log10."),
+              (1.0 / (0.01 * math.log(3.0)), "did you include the refractory time tau_r "
+               "in the period?"),
+              (1.0 / (2.0 + 10.0 * math.log(3.0)), "time constants must be in seconds, "
+               "not milliseconds."),
+              (0.002 + 0.01 * math.log(3.0), "you computed the period in seconds; the "
+               "rate is its inverse."),
+              (1.0 / (0.002 + 0.02 * math.log(3.0)), "this exercise uses tau_m = 10 ms, "
+               "not the 20 ms of the chapter's figures.")),
+    too_small="too small: check the units (seconds) and that the rate is 1 / period.",
+    too_large="too large: check the logarithm's argument, (mu - V_r) / (mu - V_th), and "
+              "that the period includes the refractory time."))
+
+register_answer("ex-ch5-noise", NumberAnswer(
+    value=math.exp(4.5), rtol=1e-3,
+    mistakes=((1.0, "the noise has mean zero, but the exponential is convex: its average "
+               "is not the exponential of the average."),
+              (math.exp(3.0), "average exp(sigma xi) over the Gaussian: the result "
+               "depends on the variance of xi, not on one sample of size sigma."),
+              (math.exp(9.0), "check the factor in the moment-generating function of a "
+               "Gaussian."),
+              (math.exp(1.5), "the exponent grows with the square of sigma.")),
+    too_small="too small: E[exp(sigma xi)] for a standard normal xi is the Gaussian's "
+              "moment-generating function at sigma.",
+    too_large="too large: E[exp(sigma xi)] for a standard normal xi is the Gaussian's "
+              "moment-generating function at sigma."))
