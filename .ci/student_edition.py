@@ -1,10 +1,21 @@
 #!/usr/bin/env python3
-"""Build the student edition of the book from the same sources as the public book.
+"""Build the student edition and the reader notebooks from the same sources as the book.
 
     python3 .ci/tasks.py student          # what the README documents (runs this script)
+    python3 .ci/tasks.py student --no-html   # only the notebooks (seconds)
 
 writes
 
+* ``book/NN_name.ipynb``: the **reader notebooks**, one output-free notebook per chapter
+  beside its ``.md`` (the ``.md`` is the only source; a test checks that the committed
+  notebooks are what this script writes now). The book's Colab button opens this file.
+  It is the chapter as Jupyter and Colab show it: a first cell linking the chapter's
+  student notebook on Colab, the Colab install cell first among the code cells, MyST
+  rewritten as plain Markdown (as for students, below), citations linked to their DOI,
+  each figure's numbered caption under it, and every solution kept but folded: its prose
+  in a ``<details><summary>Solution to Exercise N.M</summary>`` cell, its code cells
+  behind a Colab form title (first line ``#@title Solution to Exercise N.M``, cell
+  metadata ``cellView: form``) and ``jupyter.source_hidden`` (JupyterLab folds them);
 * ``student/NN_name.ipynb``: one output-free notebook per chapter, the folder an instructor
   hands out (committed, so that the student Colab links resolve; a test checks that they
   are up to date with this script);
@@ -26,8 +37,9 @@ What changes for students (the chapters follow the authoring guide's exercise fo
 * everything else, the Colab install cell first, is kept verbatim. In the ``.ipynb``
   files the MyST that Jupyter and Colab would show as raw text is rewritten as plain
   Markdown: ``{exercise}`` and other colon-fence directives become a bold title and their
-  body, ``{ref}`` the section title, ``{cite:t}`` "Author et al. (year)", ``{eq}`` the
-  equation's label, and ``(label)=`` targets are dropped.
+  body, ``{ref}`` the section title, ``{cite:t}`` "Author et al. (year)" linked to the
+  reference's DOI or URL from references.bib, ``{eq}`` the equation's label, and
+  ``(label)=`` targets are dropped.
 
 Options (for tests and local use)::
 
@@ -35,13 +47,18 @@ Options (for tests and local use)::
     --build-dir DIR   student HTML build folder (default _build/student)
     --no-html         only write the notebooks
     --no-execute      build the HTML without executing the notebooks (no figures)
-    --check           write nothing; exit 1 if student/ is not up to date
+    --check           write nothing; exit 1 if student/ or book/*.ipynb is not up to date
 
 Why the student HTML is executed (the default): students read it for its figures, as they
 read the public book; the exercise stubs are tagged ``raises-exception`` so the build goes
 on past them, and ``-W -n`` still fails on any *other* error, exactly as for the public
-book. The test suite builds it with ``--no-execute`` (it only looks for solution text) and
-runs every student notebook with nbclient instead.
+book; tests/test_student_edition.py reads the executed student notebooks back. (The
+reader notebooks are executed by nbmake in the test command.)
+
+The chapters' jupytext front matter may still say ``formats: ipynb,md:myst`` (pairing the
+``.md`` with a jupytext twin): nothing here reads it. Drop ``ipynb,`` from it, or jupytext
+in Jupyter would overwrite the reader notebook with a raw-MyST twin when the ``.md`` is
+saved (the tests then fail until this script is run again).
 """
 
 from __future__ import annotations
@@ -75,6 +92,7 @@ SOLUTION_TAGS = {"solution"}
 HIDING_TAGS = {"solution", "hide-input", "hide-cell", "remove-input", "remove-cell",
                "hide-output", "remove-output"}
 STUB_TAGS = ["exercise", "raises-exception", "remove-output"]
+EDITIONS = ("student", "reader")
 STUDENT_README = """\
 # Student notebooks
 
@@ -109,6 +127,7 @@ class StudentChapter:
     stub_labels: list[str] = field(default_factory=list)  # exercise label of each stub
     n_dropped_code: int = 0
     n_solutions: int = 0
+    edition: str = "student"  # or "reader" (solutions kept, folded)
 
 
 # --------------------------------------------------------------------------------------
@@ -287,11 +306,37 @@ def has_markers(source: str) -> bool:
     return any(line.strip() == BEGIN for line in source.split("\n"))
 
 
-def convert(path: Path, number: int | None = None) -> StudentChapter:
-    """Turn one chapter (MyST notebook) into its student version (jupytext notebook)."""
+def _solution_title(ex: Exercise | None, number: int) -> str:
+    return f"Solution to Exercise {ex.number}" if ex else f"Solution to Exercise {number}"
+
+
+def _details(summary: str, body: str) -> str:
+    """A folded Markdown block (Jupyter and Colab render HTML ``<details>``)."""
+    return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def fold_code(source: str, title: str, metadata) -> str:
+    """Fold a code cell in Colab (a form title hides the code) and JupyterLab."""
+    metadata["cellView"] = "form"
+    metadata.setdefault("jupyter", {})["source_hidden"] = True
+    return f"#@title {title}\n{source}"
+
+
+def convert(path: Path, number: int | None = None, edition: str = "student") -> StudentChapter:
+    """Turn one chapter (MyST notebook) into its student or reader version (jupytext
+    notebook).
+
+    ``edition="student"`` removes the solutions (prose, and code without markers) and turns
+    marked solution code into stubs; ``edition="reader"`` keeps every solution, folded:
+    its prose in a ``<details>`` Markdown cell, its code cells behind a Colab form title
+    (``#@title Solution to Exercise N.M``, ``cellView: form``) and hidden in JupyterLab.
+    """
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {EDITIONS}, not {edition!r}")
+    reader = edition == "reader"
     nb = jupytext.read(path)
     number = chapter_number(path) if number is None else number
-    result = StudentChapter(source=path, notebook=nb)
+    result = StudentChapter(source=path, notebook=nb, edition=edition)
     exercises: dict[str, Exercise] = {}
     current: Exercise | None = None  # the exercise whose solution we are in
     in_solution = False
@@ -299,15 +344,21 @@ def convert(path: Path, number: int | None = None) -> StudentChapter:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             lines = cell.source.split("\n")
-            kept, i = [], 0
+            # pieces of this cell: ("text", lines) or ("solution", lines, exercise)
+            pieces: list[tuple] = [("text", [])]
+            if in_solution:  # a solution block continued from an earlier cell
+                pieces.append(("solution", [], current))
+            i = 0
             while i < len(lines):
                 m = FENCE_OPEN.match(lines[i])
                 name = m.group("name") if m else None
                 if in_solution:
                     if name == "solution-end":
                         in_solution = False
+                        pieces.append(("text", []))
                         i = _skip_directive(lines, i)
                     else:
+                        pieces[-1][1].append(lines[i])
                         i += 1
                     continue
                 if name == "solution-start":
@@ -315,11 +366,20 @@ def convert(path: Path, number: int | None = None) -> StudentChapter:
                     current = exercises.get(label)
                     result.n_solutions += 1
                     in_solution = True
+                    pieces.append(("solution", [], current))
                     i = _skip_directive(lines, i)
                     continue
                 if name == "solution":
                     result.n_solutions += 1
-                    i = _skip_directive(lines, i)
+                    end = _skip_directive(lines, i)
+                    body = lines[i + 1: end - 1]
+                    while body and (re.match(r"^\s*:([\w-]+):", body[0]) or not body[0].strip()):
+                        body = body[1:]
+                    ex = exercises.get(m.group("arg").strip()) or (
+                        result.exercises[-1] if result.exercises else None)
+                    indent = len(m.group("indent"))
+                    pieces += [("solution", [b[indent:] for b in body], ex), ("text", [])]
+                    i = end
                     continue
                 if name in ("exercise", "exercise-start"):
                     label = _directive_options(lines, i).get("label", "")
@@ -327,18 +387,32 @@ def convert(path: Path, number: int | None = None) -> StudentChapter:
                                   f"{number}.{len(exercises) + 1}")
                     exercises[label or ex.number] = ex
                     result.exercises.append(ex)
-                kept.append(lines[i])
+                pieces[-1][1].append(lines[i])
                 i += 1
-            text = "\n".join(kept).strip("\n")
-            if text.strip():
-                cell.source = text
-                cells.append(cell)
+            if not reader:  # the text around solutions stays one cell, as in the source
+                pieces = [("text", [ln for p in pieces if p[0] == "text" for ln in p[1]])]
+            first = True
+            for piece in pieces:
+                text = "\n".join(piece[1]).strip("\n")
+                if not text.strip():
+                    continue
+                if piece[0] == "solution":
+                    text = _details(_solution_title(piece[2], number), text)
+                new = cell if first else nbformat.v4.new_markdown_cell()
+                new.source = text
+                cells.append(new)
+                first = False
             continue
         if cell.cell_type == "code":
             tags = list(cell.metadata.get("tags", []))
             if in_solution or SOLUTION_TAGS & set(tags):
                 ex = current if in_solution and current else (
                     result.exercises[-1] if result.exercises else None)
+                if reader:
+                    cell.source = fold_code(cell.source, _solution_title(ex, number),
+                                            cell.metadata)
+                    cells.append(cell)
+                    continue
                 label = f"Exercise {ex.number}" if ex else f"Exercise {number}"
                 if not has_markers(cell.source):
                     result.n_dropped_code += 1
@@ -401,6 +475,28 @@ def bibliography(root: Path = ROOT) -> dict[str, str]:
     return out
 
 
+def bibliography_links(root: Path = ROOT) -> dict[str, str]:
+    """``{key: URL}`` from references.bib: ``https://doi.org/<doi>`` where the entry has a
+    DOI, else its ``url`` field or a ``\\url{...}`` in ``howpublished``."""
+    path = root / "references.bib"
+    out = {}
+    if not path.exists():
+        return out
+    for entry in re.split(r"\n(?=@)", path.read_text()):
+        m = re.match(r"@\w+\{([^,\s]+),", entry.strip())
+        if not m:
+            continue
+        doi = re.search(r"\bdoi\s*=\s*[{\"]\s*([^}\"\s]+)", entry, re.I)
+        url = (re.search(r"\burl\s*=\s*[{\"]\s*([^}\"\s]+)", entry, re.I)
+               or re.search(r"\\url\{([^}\s]+)\}", entry))
+        if doi:
+            out[m.group(1)] = "https://doi.org/" + re.sub(r"^https?://(dx\.)?doi\.org/", "",
+                                                          doi.group(1))
+        elif url:
+            out[m.group(1)] = url.group(1)
+    return out
+
+
 def section_titles(root: Path = ROOT) -> dict[str, str]:
     """``{label: heading text}`` for every ``(label)=`` target before a heading."""
     out = {}
@@ -418,9 +514,19 @@ ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<body>[^`]*)`")
 
 
 def _plain_roles(text: str, titles: dict[str, str], bib: dict[str, str],
-                 figures: dict[str, str] | None = None) -> str:
-    """MyST roles as text Jupyter shows well: {ref}, {doc}, {numref}, {eq}, {cite:*}."""
+                 figures: dict[str, str] | None = None,
+                 links: dict[str, str] | None = None) -> str:
+    """MyST roles as text Jupyter shows well: {ref}, {doc}, {numref}, {eq}, {cite:*}.
+
+    Citations become "Author et al. (year)" / "(Author et al. year)", each a Markdown link
+    to the reference's DOI or URL where ``links`` (``bibliography_links``) has one.
+    """
     figures = figures or {}
+    links = links or {}
+
+    def cite(key: str, text: str) -> str:
+        return f"[{text}]({links[key]})" if key in links else text
+
     def role(m):
         name, body = m.group("role"), m.group("body")
         explicit = re.match(r"^(.*?)\s*<([^>]+)>$", body)
@@ -433,10 +539,12 @@ def _plain_roles(text: str, titles: dict[str, str], bib: dict[str, str],
         if name == "eq":
             return f"equation ({body})"
         if name.startswith("cite"):
-            refs = [bib.get(k.strip(), k.strip()) for k in body.split(",")]
+            keys = [k.strip() for k in body.split(",")]
+            refs = [bib.get(k, k) for k in keys]
             if name == "cite:t":
-                return "; ".join(re.sub(r" (\d{4})$", r" (\1)", r) for r in refs)
-            return "(" + "; ".join(refs) + ")"
+                return "; ".join(cite(k, re.sub(r" (\d{4})$", r" (\1)", r))
+                                 for k, r in zip(keys, refs))
+            return "(" + "; ".join(cite(k, r) for k, r in zip(keys, refs)) + ")"
         return body
     return ROLE.sub(role, text)
 
@@ -483,27 +591,53 @@ def _plain_directives(text: str) -> str:
     return "\n".join(out)
 
 
-def _jupyter_markdown(text: str, exercises, titles, bib, figures=None) -> str:
+def _jupyter_markdown(text: str, exercises, titles, bib, figures=None, links=None) -> str:
     """The MyST of one markdown cell, rewritten for Jupyter and Colab."""
     text = _plain_exercises(text, exercises)
     text = re.sub(r"(?m)^\([\w-]+\)=[ \t]*\n", "", text)  # (label)= targets
     text = re.sub(r"(?m)^([ \t]*\$\$)[ \t]*\([\w-]+\)[ \t]*$", r"\1", text)  # $$ (label)
     text = _plain_directives(text)
-    return _plain_roles(text, titles, bib, figures)
+    return _plain_roles(text, titles, bib, figures, links)
+
+
+def colab_url(rel: str, root: Path = ROOT) -> str:
+    """The Colab URL of a notebook of the repository (``rel``: path from its root), as
+    the book's launch buttons write it (``_config.yml``)."""
+    org, repo, branch = repository(root)
+    cfg = yaml.safe_load((root / "_config.yml").read_text())
+    colab = (cfg.get("launch_buttons") or {}).get("colab_url", "https://colab.research.google.com")
+    return f"{colab.rstrip('/')}/github/{org}/{repo}/blob/{branch}/{rel}"
+
+
+def reader_intro(chapter: StudentChapter, root: Path = ROOT) -> str:
+    """The reader notebook's first cell: what it is, and a link to the student notebook."""
+    title = yaml.safe_load((root / "_config.yml").read_text()).get("title", "")
+    student = colab_url(f"{STUDENT_DIR}/{student_notebook_name(chapter.source)}", root)
+    return (f"*{title}*, Chapter {chapter_number(chapter.source, root)}: every solution is "
+            "under its exercise, folded (click *Solution to Exercise ...* to open it). To "
+            "do the exercises without seeing them, open this chapter's "
+            f"[student notebook in Colab]({student}).")
 
 
 def to_ipynb(chapter: StudentChapter, root: Path = ROOT) -> str:
-    """The student notebook as committed: plain nbformat JSON, no outputs, stable ids."""
+    """The notebook as committed: plain nbformat JSON, no outputs, stable ids.
+
+    Both editions: MyST rewritten as plain Markdown, citations linked, a numbered caption
+    under each figure. The reader edition starts with a cell linking the student notebook.
+    """
     nb = copy.deepcopy(chapter.notebook)
     nb.metadata.pop("jupytext", None)
     nb.metadata["language_info"] = {"name": "python"}
     titles, bib, figures = section_titles(root), bibliography(root), figure_numbers(root)
+    links = bibliography_links(root)
     cells = []
+    if chapter.edition == "reader":
+        cells.append(nbformat.v4.new_markdown_cell(reader_intro(chapter, root)))
     for cell in nb.cells:
         cells.append(cell)
         if cell.cell_type == "markdown":
             cell.source = _jupyter_markdown(cell.source, chapter.exercises, titles, bib,
-                                            figures)
+                                            figures, links)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -511,7 +645,7 @@ def to_ipynb(chapter: StudentChapter, root: Path = ROOT) -> str:
             fig = cell.metadata.get("mystnb", {}).get("figure", {})
             if fig.get("name") in figures and "exercise" not in cell.metadata.get("tags", []):
                 caption = _plain_roles(" ".join(fig.get("caption", "").split()), titles,
-                                       bib, figures)
+                                       bib, figures, links)
                 cells.append(nbformat.v4.new_markdown_cell(
                     f"*Figure {figures[fig['name']]}. {caption}*"))
     nb.cells = cells
@@ -539,6 +673,39 @@ def student_notebooks(root: Path = ROOT) -> dict[str, tuple[StudentChapter, str]
         ch = convert(path, chapter_number(path, root))
         out[student_notebook_name(path)] = (ch, to_ipynb(ch, root))
     return out
+
+
+def reader_notebooks(root: Path = ROOT) -> dict[str, tuple[StudentChapter, str]]:
+    """``{notebook file name: (converted chapter, ipynb text)}``: the reader notebooks."""
+    out = {}
+    for path in chapters(root):
+        ch = convert(path, chapter_number(path, root), edition="reader")
+        out[student_notebook_name(path)] = (ch, to_ipynb(ch, root))
+    return out
+
+
+def write_reader_notebooks(root: Path = ROOT) -> dict[str, tuple[StudentChapter, str]]:
+    """Write ``book/NN_name.ipynb`` beside each chapter (what its Colab button opens)."""
+    books = reader_notebooks(root)
+    for name, (_, text) in books.items():
+        (root / BOOK_DIR / name).write_text(text)
+    return books
+
+
+def reader_out_of_date(root: Path = ROOT) -> list[str]:
+    """Problems with the committed reader notebooks ``book/*.ipynb`` (empty: up to date)."""
+    books = reader_notebooks(root)
+    problems = []
+    for name, (_, text) in books.items():
+        p = root / BOOK_DIR / name
+        if not p.exists():
+            problems.append(f"{BOOK_DIR}/{name} is missing")
+        elif p.read_text() != text:
+            problems.append(f"{BOOK_DIR}/{name} differs from its chapter")
+    for p in sorted((root / BOOK_DIR).glob("*.ipynb")):
+        if p.name not in books:
+            problems.append(f"{BOOK_DIR}/{p.name} has no chapter in _toc.yml")
+    return problems
 
 
 def readme_text(root: Path = ROOT) -> str:
@@ -667,12 +834,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
     if args.check:
-        problems = out_of_date()
+        problems = out_of_date() + reader_out_of_date()
         for p in problems:
             print(p)
         if problems:
-            print("Regenerate with: python3 .ci/tasks.py student")
+            print("Regenerate with: python3 .ci/tasks.py student --no-html")
         return 1 if problems else 0
+    for name, (ch, _) in write_reader_notebooks().items():
+        print(f"{BOOK_DIR}/{name}: reader notebook, {len(ch.exercises)} exercises, "
+              f"{ch.n_solutions} solutions folded")
     books = write_notebooks(args.notebooks.resolve())
     for name, (ch, _) in books.items():
         print(f"{args.notebooks / name}: {len(ch.exercises)} exercises, {ch.n_stubs} stub "

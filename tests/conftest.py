@@ -1,6 +1,7 @@
 """Shared test set-up: float64 everywhere (reference values are float64) and paths."""
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -140,3 +141,62 @@ def figure_problems(expected: list[dict], shown: list[dict], chapter_number: int
         elif not got["blank"]:
             problems.append(f"{where}: no width attribute (not a retina PNG)")
     return problems
+
+
+# --------------------------------------------------------------------------------------
+# Notebook editions: what a committed .ipynb is (reader, student, raw MyST)
+# --------------------------------------------------------------------------------------
+SOLUTION_TITLE = "#@title Solution to Exercise "
+# MyST that Jupyter and Colab would show as raw text (checked in markdown cells; the
+# directive fences and solution markers also in code cells)
+MYST_SYNTAX = {
+    "a {role}`...`": re.compile(r"\{[\w:-]+\}`"),
+    "a ```{directive} or :::{directive} fence": re.compile(r"(?m)^[ \t]*(?:`{3,}|:{3,})\{[\w-]+\}"),
+    "a (label)= target": re.compile(r"(?m)^\([\w-]+\)=[ \t]*$"),
+    "a $$ (label)": re.compile(r"(?m)^[ \t]*\$\$[ \t]*\([\w-]+\)[ \t]*$"),
+    "a directive option": re.compile(r"(?m)^[ \t]*:(?:class|label|tags|name|caption|align):"),
+    "a {solution-start}/{exercise} marker": re.compile(
+        r"\{(?:solution|solution-start|solution-end|exercise|exercise-start|exercise-end)\}"),
+}
+MYST_IN_CODE = ("a ```{directive} or :::{directive} fence", "a {solution-start}/{exercise} marker")
+
+
+def myst_syntax(nb) -> list[str]:
+    """Every piece of MyST syntax left in a notebook's cells: ["cell 3: a (label)= target"]."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        for what, pattern in MYST_SYNTAX.items():
+            if cell.cell_type == "code" and what not in MYST_IN_CODE:
+                continue
+            m = pattern.search(cell.source)
+            if m:
+                out.append(f"cell {i} ({cell.cell_type}): {what}: {m.group(0)!r}")
+    return out
+
+
+def folded_solution_cells(nb) -> list:
+    """Code cells folded as solutions: Colab form title, cellView form, source hidden."""
+    return [c for c in nb.cells if c.cell_type == "code"
+            and c.source.startswith(SOLUTION_TITLE)
+            and c.metadata.get("cellView") == "form"
+            and c.metadata.get("jupyter", {}).get("source_hidden") is True]
+
+
+def notebook_edition(nb) -> str:
+    """Which edition a committed notebook is: "reader" (no MyST, every solution there and
+    folded, no stub), "student" (no MyST, exercise stubs, no solution), "myst" (raw MyST
+    left, e.g. a jupytext twin of the .md) or "other"."""
+    if myst_syntax(nb):
+        return "myst"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    stubs = [c for c in code if "exercise" in c.metadata.get("tags", [])
+             and "raise NotImplementedError(" in c.source]
+    folded = folded_solution_cells(nb)
+    unfolded = [c for c in code if "solution" in c.metadata.get("tags", []) and c not in folded]
+    if folded and not stubs and not unfolded:
+        return "reader"
+    if stubs and not folded and "Solution to Exercise" not in markdown \
+            and "BEGIN SOLUTION" not in "\n".join(c.source for c in code):
+        return "student"
+    return "other"

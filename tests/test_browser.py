@@ -14,8 +14,9 @@ dumps is checked for:
   drawing cells, each in a numbered ``<figure>`` with the source's name, caption and alt
   text (tests/conftest.py ``expected_figures``, ``shown_figures``);
 * no error output, except in cells tagged ``raises-exception``;
-* the Colab launch button (the link ``_config.yml`` implies) and the download buttons
-  (``.md`` source and ``.ipynb``), whose targets exist;
+* the Colab launch button (the link ``_config.yml`` implies), whose target is the
+  chapter's committed reader notebook, and the download buttons (``.md`` source and
+  ``.ipynb``), whose targets exist;
 * at least three exercises per chapter, each solution present but collapsed.
 
 A screenshot of each chapter is saved to ``_build/screenshots/`` for people to look at.
@@ -36,7 +37,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import expected_figures, figure_problems, load_student_edition, shown_figures
+from conftest import (expected_figures, figure_problems, load_student_edition,
+                      notebook_edition, shown_figures)
 
 nbformat = pytest.importorskip("nbformat")  # not in the `oldest` environment
 jupytext = pytest.importorskip("jupytext")
@@ -301,6 +303,9 @@ def test_launch_and_download_buttons(page, rendered):
              f"{page}.ipynb")
     assert colab in hrefs, f"{page}: no Colab button to {colab}"
     assert (ROOT / f"{page}.ipynb").is_file()
+    # it opens the reader notebook (plain Markdown, solutions folded), not raw MyST
+    edition = notebook_edition(nbformat.read(ROOT / f"{page}.ipynb", as_version=4))
+    assert edition == "reader", f"{page}: the Colab button opens a {edition!r} notebook"
     downloads = [h for h in hrefs if "_sources/" in h]
     md = [h for h in downloads if h.endswith(".md")]
     nb = [h for h in downloads if h.endswith(".ipynb")]

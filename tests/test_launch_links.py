@@ -1,4 +1,7 @@
-"""Every chapter opens in Colab: launch links resolve to notebooks in the repository.
+"""Every chapter opens in Colab: launch links resolve to notebooks in the repository,
+of the right edition (the public book's to the reader notebook ``book/NN_name.ipynb``,
+the student edition's to ``student/NN_name.ipynb``; see tests/conftest.py
+``notebook_edition``).
 
 JB1 (sphinx-book-theme) derives each page's Colab link from ``_config.yml``:
 ``{colab_url}/github/{org}/{repo}/blob/{branch}/{path_to_book}/{page}{ext}``, with
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import load_student_edition
+from conftest import load_student_edition, notebook_edition
 
 jupytext = pytest.importorskip("jupytext")  # not in the `oldest` environment
 nbformat = pytest.importorskip("nbformat")
@@ -77,6 +80,10 @@ def test_public_colab_link_resolves(chapter):
     assert (ROOT / rel).is_file(), url
     assert not git_ignored(rel), f"{rel} is git-ignored, so the Colab link would 404"
     assert url.startswith("https://colab.research.google.com/github/")
+    # the reader notebook (plain Markdown, solutions folded), not a raw-MyST twin of the .md
+    edition = notebook_edition(nbformat.read(ROOT / rel, as_version=4))
+    assert edition == "reader", f"{url} opens a {edition!r} notebook, not the reader one: " \
+        "run `python3 .ci/tasks.py student --no-html`"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -90,6 +97,7 @@ def test_student_colab_link_points_at_student_notebook(chapter):
     assert rel == f"student/{chapter.stem}.ipynb", url
     assert (ROOT / rel).is_file(), f"{url}: run `python3 .ci/tasks.py student`"
     assert not git_ignored(rel)
+    assert notebook_edition(nbformat.read(ROOT / rel, as_version=4)) == "student", url
     assert cfg["sphinx"]["config"]["hide_solutions"] is True
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import expected_figures, figure_problems, load_student_edition, shown_figures
+from conftest import (expected_figures, figure_problems, load_student_edition,
+                      notebook_edition, shown_figures)
 
 jupytext = pytest.importorskip("jupytext")  # not in the `oldest` environment
 nbformat = pytest.importorskip("nbformat")
@@ -168,6 +169,42 @@ def test_toy_chapter(toy):
     nb = nbformat.reads(ipynb, as_version=4)
     nbformat.validate(nb)
     assert "jupytext" not in nb.metadata
+
+
+def test_toy_chapter_reader_edition(toy):
+    """The reader edition keeps every solution, folded: prose in <details>, code behind a
+    Colab form title and hidden in JupyterLab; no stub, no MyST."""
+    from conftest import folded_solution_cells, myst_syntax, notebook_edition
+
+    ch = se.convert(toy, edition="reader")
+    text = se.to_ipynb(ch)
+    nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    for secret in ("SECRET-PROSE-1", "SECRET-PROSE-2", "SECRET-PROSE-3", "SECRET-PROSE-4",
+                   "SECRET-CODE-1", "SECRET-CODE-2", "SECRET-CODE-3", "# BEGIN SOLUTION"):
+        assert secret in text, secret
+    assert "NotImplementedError" not in text and not myst_syntax(nb)
+    assert notebook_edition(nb) == "reader"
+    assert [c.source.split("\n")[0] for c in folded_solution_cells(nb)] == [
+        "#@title Solution to Exercise 3.1", "#@title Solution to Exercise 3.2",
+        "#@title Solution to Exercise 3.2"]
+    details = [c.source for c in nb.cells if c.cell_type == "markdown"
+               and c.source.startswith("<details>")]
+    # prose before and after the code of 3.1, the plain {solution} of 3.2 (nested note)
+    assert [d.split("\n")[1] for d in details] == [
+        "<summary>Solution to Exercise 3.1</summary>"] * 2 + [
+        "<summary>Solution to Exercise 3.2</summary>"]
+    assert "SECRET-PROSE-1" in details[0] and "SECRET-PROSE-2" in details[1]
+    assert "SECRET-PROSE-3" in details[2] and "**Note**\n\nSECRET-PROSE-4" in details[2]
+    assert all(d.endswith("\n\n</details>") for d in details)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source == 'print("install cell")' and "cellView" not in code[0].metadata
+    # the first cell links the student notebook on Colab
+    assert nb.cells[0].cell_type == "markdown" and (
+        "/student/03_toy.ipynb)" in nb.cells[0].source)
+    assert se.to_ipynb(se.convert(toy, edition="reader")) == text
+    with pytest.raises(ValueError, match="edition"):
+        se.convert(toy, edition="teacher")
 
 
 def test_notebook_markdown_is_plain_for_jupyter():
@@ -418,7 +455,8 @@ def test_student_html_colab_links_open_student_notebooks(student_html):
         want = (f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/"
                 f"student/{chapter.stem}.ipynb")
         assert links == {want}, links
-        assert (ROOT / "student" / f"{chapter.stem}.ipynb").is_file()
+        nb = ROOT / "student" / f"{chapter.stem}.ipynb"
+        assert nb.is_file() and notebook_edition(nbformat.read(nb, as_version=4)) == "student"
 
 
 # --------------------------------------------------------------------------------------
