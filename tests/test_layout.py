@@ -6,6 +6,9 @@ here must keep existing, with ``ct.<name>`` the same object as ``ct.<module>.<na
 """
 
 import importlib
+import json
+import pkgutil
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -91,6 +94,9 @@ for module, mod_names in names["modules"].items():
 missing += [f"checks.{n}" for n in names["checks"] if not hasattr(checks, n)]
 assert not missing, missing
 assert ct.microcircuit_parameters()["K"].shape == (8, 8)  # package data shipped
+import pkgutil
+mods = {m.name for m in pkgutil.walk_packages(ct.__path__, "coupling_tutorial.")}
+assert mods >= set(names["submodules"]), set(names["submodules"]) - mods
 print(ct.__file__)
 """
 
@@ -106,10 +112,16 @@ def test_wheel_installs_in_a_fresh_environment_with_every_public_name(tmp_path):
     setuptools = pytest.importorskip("setuptools")
     if int(setuptools.__version__.split(".")[0]) < 77:
         pytest.skip(f"building needs setuptools >= 77 (pyproject); have {setuptools.__version__}")
-    import json
+    # build from a copy: setuptools writes build/ and *.egg-info next to the sources
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "coupling_tutorial", src / "coupling_tutorial",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index",
-                    "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)], check=True)
+                    "--no-build-isolation", "-q", "-w", str(dist), str(src)], check=True)
     wheel, = dist.glob("coupling_tutorial-*.whl")
     env = tmp_path / "fresh"
     venv.EnvBuilder(with_pip=False).create(env)
@@ -118,7 +130,9 @@ def test_wheel_installs_in_a_fresh_environment_with_every_public_name(tmp_path):
     (site / "reuse_test_env.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "-q",
                     str(wheel)], check=True)
-    names = {"top": TOP_LEVEL, "modules": MODULE_ALL, "checks": CHECKS_ALL}
+    here = {m.name for m in pkgutil.walk_packages(ct.__path__, "coupling_tutorial.")}
+    names = {"top": TOP_LEVEL, "modules": MODULE_ALL, "checks": CHECKS_ALL,
+             "submodules": sorted(here)}
     out = subprocess.run([str(python), "-c", WHEEL_PROBE, json.dumps(names)], check=True,
                          capture_output=True, text=True, cwd=tmp_path).stdout
     assert Path(out.strip()).is_relative_to(site), out
