@@ -80,8 +80,7 @@ Where each section of Chapter 2 lives
 Chapter 2 section                              file
 =============================================  ==========================================
 The Poisson GLM                                ``objective.py`` (the loss, its gradient;
-                                               the link is :data:`coupling_tutorial.
-                                               links.EXP`)
+                                               the link is ``links.EXP``)
 Fitting the whole population at once           ``model.py`` (``PopulationGLM``, ``GLM``),
                                                ``solve.py``, ``newton.py``,
                                                ``newton_cg.py``
@@ -93,7 +92,6 @@ How close to the optimum? Tolerances           ``proximal_gradient.py`` (the fir
 
 ``_inputs.py`` (private) turns dict inputs and masks into arrays.
 """
-
 
 from .model import *  # noqa: F401,F403
 from .model import __all__
