@@ -153,7 +153,10 @@ def cmd_test(extra: list[str]) -> None:
 def cmd_oldest(extra: list[str]) -> None:
     """The package's own tests (tests/test_<module>.py) and doctests, on the oldest deps."""
     python = ensure_env(".venv-oldest", OLDEST)
-    modules = sorted(p.stem for p in (ROOT / "coupling_tutorial").glob("[!_]*.py"))
+    # (modules, and subpackages such as coupling_tutorial/simulate/)
+    modules = sorted(p.stem if p.is_file() else p.name
+                     for p in (ROOT / "coupling_tutorial").glob("[!_]*")
+                     if p.suffix == ".py" or (p / "__init__.py").is_file())
     tests = [f"tests/test_{m}.py" for m in modules if (ROOT / f"tests/test_{m}.py").exists()]
     # No compilation cache (every program runs once here). Tests marked `slow` (long
     # simulations whose functions the quicker tests also exercise) run only in `test`,

@@ -1,7 +1,7 @@
 """coupling_tutorial: the companion package of the book *Coupling in neural populations*.
 
-Each module holds one idea and is taught by the chapter of the same name; every public
-name is also available here at the top level::
+Each module (or subpackage, where the idea is big) holds one idea and is taught by the
+chapter of the same name; every public name is also available here at the top level::
 
     import coupling_tutorial as ct
     B = ct.raised_cosine_log_basis(8, 100)
@@ -12,29 +12,36 @@ filters
     Coupling filters (difference of gammas, exponential) and bases (Chapter 1).
 features
     Causal design matrices and the coupling-array layouts (Chapter 1).
-glm
+glm (subpackage)
     Poisson GLMs fitted jointly for a population, with feature masks (Chapter 2).
-simulate
+simulate (subpackage)
     Recurrent simulation of GLM networks and the sparse Poisson network model (Chapter 3).
-meanfield
+meanfield (subpackage)
     LIF mean-field theory: Siegert rates, fixed points, transfer functions (Chapter 4).
-lif
+lif (subpackage)
     A spiking LIF network simulator to check the theory (Chapter 4).
 linear_response
     Linear-response (Hawkes) theory of rates and covariances of GLM networks (Chapter 5).
 plotting
     The book's figure style and role colours (``ct.plotting.use_book_style()``,
     ``ct.plotting.COLORS``; needs matplotlib; not re-exported at the top level).
-checks
+links
+    The inverse link functions (:class:`~coupling_tutorial.links.Link`) shared by fitting,
+    simulation and linear response (not re-exported at the top level).
+checks (subpackage)
     Self-checks for the implement-it-yourself exercises (``ct.checks.check_*``; not
     re-exported at the top level).
+
+Each subpackage's docstring maps its chapter's sections to its files; speed machinery
+(compiled loops, samplers, host fast paths) lives in private files (``_name.py``) beside
+the model it serves.
 
 Array layouts are the same everywhere; see the book's introduction ("Notation and
 shape conventions") or :mod:`coupling_tutorial.features`.
 """
 
 from . import checks, plotting  # noqa: F401
-from . import features, filters, glm, lif, linear_response, meanfield, simulate
+from . import features, filters, glm, lif, linear_response, links, meanfield, simulate  # noqa: F401
 from .features import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
 from .glm import *  # noqa: F401,F403

@@ -25,6 +25,39 @@ def _is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def any_traced(*args) -> bool:
+    """Whether any argument is a tracer (inside ``jax.jit``/``jax.grad``)."""
+    return any(_is_traced(a) for a in args)
+
+
+def check_thresholds(V_th, V_r):
+    """Raise unless ``V_th > V_r`` everywhere (broadcast); skipped for traced values."""
+    if any_traced(V_th, V_r):
+        return
+    a, b = np.broadcast_arrays(np.asarray(V_th), np.asarray(V_r))
+    bad = ~(a > b)
+    if np.any(bad):
+        i = np.flatnonzero(bad)[0]
+        raise ValueError(
+            f"`V_th` must be greater than `V_r`; got V_th = {a.ravel()[i].item()} "
+            f"<= V_r = {b.ravel()[i].item()}."
+        )
+
+
+def float_dtype():
+    """The float dtype JAX computes in now: float64 with ``jax_enable_x64``, else float32.
+
+    The one dtype helper of the package (read at call time, so a change of the flag is
+    seen); :func:`np_float_dtype` is the same as a numpy type, for host-side arrays.
+    """
+    return jnp.result_type(float)
+
+
+def np_float_dtype():
+    """:func:`float_dtype` as a numpy scalar type (host-side arrays)."""
+    return np.float64 if jax.config.jax_enable_x64 else np.float32
+
+
 def _describe(x) -> str:
     """Short description of a value for an error message."""
     if isinstance(x, (numbers.Number, np.generic)):

@@ -54,7 +54,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._errors import FixedPointError
 from ._validation import _describe, as_array, check_counts, check_finite, check_int, check_positive
+from ._validation import float_dtype as _float
+from .links import EXP
 
 __all__ = [
     "StationaryRates",
@@ -72,11 +75,7 @@ __all__ = [
 ]
 
 
-def _float():
-    return jnp.result_type(float)
-
-
-def _default_tol():
+def _default_newton_tol():
     return 1e-12 if _float() == jnp.float64 else 1e-5
 
 
@@ -191,7 +190,7 @@ def network_filters(net):
     if not isinstance(net, PoissonGLMNetwork):
         raise ValueError(f"`net` must be a PoissonGLMNetwork; got {_describe(net)}.")
     coef, intercepts, _ = network_as_recurrent(net)  # coef[i, j, l], identity basis
-    return jnp.transpose(coef, (2, 0, 1)), jnp.exp(intercepts)
+    return jnp.transpose(coef, (2, 0, 1)), EXP.inverse(intercepts)
 
 
 @partial(jax.jit, static_argnames=("max_iter",))
@@ -204,7 +203,7 @@ def _newton_rates(H, log_nu0, tol, max_iter):
     eye = jnp.eye(n, dtype=H.dtype)
 
     def resid(x):
-        f = x - log_nu0 - H @ jnp.exp(x)
+        f = x - log_nu0 - H @ EXP.inverse(x)
         ok = jnp.all(jnp.isfinite(f))
         merit = jnp.where(ok, jnp.sum(f * f), jnp.inf)
         return f, merit, jnp.where(ok, jnp.max(jnp.abs(f)), jnp.inf)
@@ -217,7 +216,7 @@ def _newton_rates(H, log_nu0, tol, max_iter):
 
     def body(s):
         x, f, m, r, it, _ = s
-        J = eye - H * jnp.exp(x)[None, :]
+        J = eye - H * EXP.derivative(x)[None, :]
         dx = -jnp.linalg.solve(J, f)
         dx = jnp.where(jnp.isfinite(dx), dx, 0.0)
         dx = dx * jnp.minimum(1.0, 5.0 / jnp.maximum(jnp.max(jnp.abs(dx)), 1e-300))
@@ -242,7 +241,7 @@ def _newton_rates(H, log_nu0, tol, max_iter):
 
     x, f, m, r, it, _ = jax.lax.while_loop(
         cond, body, (log_nu0, f0, m0, r0, 0, jnp.asarray(False)))
-    return jnp.exp(x), r, it
+    return EXP.inverse(x), r, it
 
 
 def stationary_rates(filters, baseline_rates, tol=None, max_iter=100):
@@ -292,7 +291,7 @@ def stationary_rates(filters, baseline_rates, tol=None, max_iter=100):
     filters = _check_filters(filters)
     n = filters.shape[1]
     nu0 = _check_rates(baseline_rates, n, "baseline_rates")
-    tol = _default_tol() if tol is None else float(check_positive(tol, "tol"))
+    tol = _default_newton_tol() if tol is None else float(check_positive(tol, "tol"))
     max_iter = check_int(max_iter, "max_iter")
     H = jnp.sum(filters, axis=0)
     nu, res, it = _newton_rates(H, jnp.log(nu0), jnp.asarray(tol, H.dtype), max_iter)
@@ -410,9 +409,10 @@ def linearize(filters, baseline_rates, tol=None, max_iter=100):
 
     Raises
     ------
-    RuntimeError
-        If the rate equation has no solution that Newton's method can reach (runaway
-        excitation: the exp-link network has no low-rate stationary state).
+    FixedPointError
+        (a ``RuntimeError``) If the rate equation has no solution that Newton's method
+        can reach (runaway excitation: the exp-link network has no low-rate stationary
+        state).
 
     Examples
     --------
@@ -424,12 +424,13 @@ def linearize(filters, baseline_rates, tol=None, max_iter=100):
     filters = _check_filters(filters)
     res = stationary_rates(filters, baseline_rates, tol=tol, max_iter=max_iter)
     if not res.converged:
-        raise RuntimeError(
+        raise FixedPointError(
             f"No stationary rates found: Newton's method stopped after {res.n_iter} "
             f"iterations with residual {res.residual:.3g}. The rate equation "
             "nu = nu0 * exp(H nu) has no low-rate solution when excitation is too strong "
             "(the exp-link network runs away), so there is nothing to linearise around; "
-            "lower the coupling or the baseline rates (or raise `max_iter`).")
+            "lower the coupling or the baseline rates (or raise `max_iter`).",
+            rates=res.rates, residual=res.residual)
     G = linear_kernel(filters, res.rates)
     return Linearization(res.rates, G, spectral_radius(G), res.n_iter, res.residual)
 

@@ -334,7 +334,7 @@ def test_loglik_accepts_independent_scipy_and_matches_glm_score(capsys):
     model = ct.GLM().fit(X, y)
     rate = np.asarray(model.predict(X))
     assert abs(float(model.score(X, y)) - numpy_loglik(y, rate)) < 1e-12
-    assert abs(checks._poisson_loglik_terms(y, rate).mean() - numpy_loglik(y, rate)) < 1e-12
+    assert abs(checks.ch2_population_glm._poisson_loglik_terms(y, rate).mean() - numpy_loglik(y, rate)) < 1e-12
 
 
 @pytest.mark.parametrize("mistake, expected", [
@@ -588,7 +588,7 @@ def test_relaxation_diagnoses_typical_mistakes(mistake, expected, capsys):
 # Answer checks of the conceptual exercises: right passes, wrong gets a hint, never the
 # answer
 # --------------------------------------------------------------------------------------
-from coupling_tutorial._answers import ChoiceAnswer, NumberAnswer, TupleAnswer  # noqa: E402
+from coupling_tutorial.checks.answers import ChoiceAnswer, NumberAnswer, TupleAnswer  # noqa: E402
 
 
 def _numbers(spec):

@@ -17,7 +17,7 @@ from scipy.integrate import quad
 from scipy.special import erfcx, zeta
 
 import coupling_tutorial as ct
-from coupling_tutorial import lif
+from coupling_tutorial import _poisson, lif
 
 TAU_M, TAU_R, V_TH, V_R, DT = 20e-3, 2e-3, 20e-3, 10e-3, 1e-4
 
@@ -183,7 +183,7 @@ def _numpy_brunel(pre, n_exc, g, J, v0, ext, decay, d, ref_steps):
 @pytest.mark.parametrize("segment", [None, 7, 250])  # one scan, or split into segments
 def test_network_matches_brute_force_numpy_reference(segment, monkeypatch):
     if segment is not None:
-        monkeypatch.setattr(lif, "_SEGMENT_STEPS", segment)
+        monkeypatch.setattr(lif.brunel, "_SEGMENT_STEPS", segment)
     g, J = 4.5, 0.4e-3
     conn = ct.fixed_indegree_connectivity(jax.random.key(7), **SMALL)
     rng = np.random.default_rng(0)
@@ -211,7 +211,7 @@ def test_segmented_run_with_warmup_is_identical(monkeypatch):
               record_v=[0, 450], max_spikes_per_step=3)
     with pytest.warns(UserWarning, match="spikes were not recorded"):
         a = ct.simulate_brunel(jax.random.key(3), **kw)
-    monkeypatch.setattr(lif, "_SEGMENT_STEPS", 97)  # 630 steps -> 7 segments of 90
+    monkeypatch.setattr(lif.brunel, "_SEGMENT_STEPS", 97)  # 630 steps -> 7 segments of 90
     with pytest.warns(UserWarning, match="spikes were not recorded"):
         b = ct.simulate_brunel(jax.random.key(3), **kw)
     for name in ("spike_counts", "spike_times", "spike_ids", "population_rate", "v_trace"):
@@ -274,9 +274,9 @@ def test_external_poisson_drive_statistics(eta):
 
 @pytest.mark.parametrize("lam", [0.02, 2.0, 350.0])
 def test_poisson_inversion_table(lam):
-    k_lo, cdf = lif._poisson_cdf_table(lam)
+    k_lo, cdf = _poisson._poisson_cdf_table(lam)
     n = 200_000
-    x = np.asarray(lif._poisson_counts(jax.random.key(0), (n,), k_lo, jnp.asarray(cdf),
+    x = np.asarray(_poisson._poisson_counts(jax.random.key(0), (n,), k_lo, jnp.asarray(cdf),
                                        jnp.float64))
     assert 1.0 - cdf[-1] < 1e-15
     assert stats.poisson.cdf(k_lo - 1, lam) < 1e-20

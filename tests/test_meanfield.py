@@ -61,7 +61,7 @@ def test_erfcx_float32_band_and_gradient():
     x = np.linspace(9.1, 9.5, 81)
     with mp.workdps(30):
         ref = np.array([float(mp.erfc(mp.mpf(v)) * mp.exp(mp.mpf(v) ** 2)) for v in x])
-    got32 = np.asarray(mf._erfcx(jnp.asarray(x, dtype=jnp.float32)))
+    got32 = np.asarray(mf.special._erfcx(jnp.asarray(x, dtype=jnp.float32)))
     assert got32.dtype == np.float32
     assert np.max(np.abs(got32 / ref - 1)) < 1e-6
     grad = jax.vmap(jax.grad(lambda v: ct.erfcx(v)))(jnp.asarray([-3.0, 0.0, 4.0, 26.6, 1e4]))
@@ -126,7 +126,7 @@ def test_siegert_order_selection_paths_agree():
     mu = rng.uniform(-0.02, 0.06, 5000)
     sigma = 10 ** rng.uniform(-5, -1, 5000)
     bulk = np.asarray(ct.siegert_rate(mu, sigma, TAU_M, TAU_R, V_TH, V_R))  # bucketed path
-    traced = np.asarray(jax.jit(mf._siegert_core)(mu, sigma, *(np.full(5000, v) for v in
+    traced = np.asarray(jax.jit(mf.siegert._siegert_core)(mu, sigma, *(np.full(5000, v) for v in
                                                              (TAU_M, TAU_R, V_TH, V_R))))
     assert np.all(np.isfinite(bulk)) and np.all(bulk >= 0)
     ok = traced > 1e-300

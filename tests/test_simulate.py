@@ -9,7 +9,9 @@ import pytest
 
 import coupling_tutorial as ct
 from conftest import float32_mode
+from coupling_tutorial import _poisson
 from coupling_tutorial import simulate as sim
+from coupling_tutorial.simulate import _network_loop, _scan
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_fast_poisson_is_jax_random_poisson_bit_for_bit(dtype):
     for rates at 0, tiny, moderate, just below 10 (Knuth), >= 10 (rejection fallback), NaN,
     typed and raw keys, on whichever JAX version runs the tests."""
     rng = np.random.default_rng(0)
-    draw = jax.jit(sim._poisson_jax)
+    draw = jax.jit(_poisson._poisson_jax)
     for seed in range(24):
         key = jax.random.key(seed) if seed % 2 else jax.random.PRNGKey(seed)
         if seed % 4 == 0:
@@ -97,7 +99,7 @@ def test_every_step_draws_from_its_own_key_across_chunks():
     args = (coef, None, np.full(n, np.log(0.3)), jax.random.key(8), None, B, np.zeros((10, n)))
     keys = jax.random.split(jax.random.key(8), n_steps)
     steps = sorted({0, 1, 126, 127, 128, 129, 255, 256, 257, 298, 299, *range(2, 300, 7)})
-    poisson, inversion = jax.jit(jax.random.poisson), jax.jit(sim._poisson_inversion)
+    poisson, inversion = jax.jit(jax.random.poisson), jax.jit(_poisson._poisson_inversion)
     for algorithm in ("event", "dense"):
         spikes, rates = ct.simulate_recurrent(*args, n_steps=n_steps, algorithm=algorithm)
         ref = np.stack([np.asarray(poisson(keys[t], rates[t])) for t in steps])
@@ -133,14 +135,14 @@ def test_near_knuth_boundary_flags_only_uniforms_within_the_margin():
     lam = jnp.array([0.5, 0.5, 0.5], jnp.float32)
     far = jnp.full(3, -5.0, jnp.float32)
     pre = (None, None, far, far)
-    assert not bool(sim._near_knuth_boundary(pre, lam))
-    m = sim._BOUNDARY_MARGIN
+    assert not bool(_poisson._near_knuth_boundary(pre, lam))
+    m = _poisson._BOUNDARY_MARGIN
     for log_u1, log_u2 in [(-0.5 * (1 + 0.5 * m), -5.0),   # first product within the margin
                            (-0.25, -0.25 * (1 - 0.5 * m))]:  # second product within it
         pre = (None, None, far.at[1].set(log_u1), far.at[1].set(log_u2))
-        assert bool(sim._near_knuth_boundary(pre, lam))
+        assert bool(_poisson._near_knuth_boundary(pre, lam))
     pre = (None, None, far.at[1].set(-0.5 * (1 + 3 * m)), far)  # just outside
-    assert not bool(sim._near_knuth_boundary(pre, lam))
+    assert not bool(_poisson._near_knuth_boundary(pre, lam))
 
 
 @pytest.mark.slow
@@ -167,7 +169,7 @@ def test_float32_recomputed_bins_use_the_window_of_past_counts(monkeypatch):
     """With a huge margin every bin is recomputed from the ring of past counts, so the
     default's spikes must equal the dense algorithm's everywhere (non-zero initial window
     and feedforward input included): this exercises the recomputation on every bin."""
-    monkeypatch.setattr(sim, "_BOUNDARY_MARGIN", 1e9)
+    monkeypatch.setattr(_poisson, "_BOUNDARY_MARGIN", 1e9)
     n, W, n_steps = 30, 20, 120
     rng = np.random.default_rng(4)
     coef = rng.normal(0, 0.05, (n, n, 4))
@@ -245,14 +247,14 @@ def test_second_call_does_not_recompile(nemos_case):
     args = (d["coupling_coef"], None, d["intercepts"])
     rest = (d["coupling_basis_matrix"], d["init_y"])
     ct.simulate_recurrent(*args, jax.random.key(0), None, *rest, n_steps=77)
-    before = sim._TRACE_COUNTS["simulate_recurrent"]
+    before = _scan._TRACE_COUNTS["simulate_recurrent"]
     # new values, same shapes: no new trace
     ct.simulate_recurrent(0.5 * d["coupling_coef"], None, d["intercepts"] - 1,
                           jax.random.key(1), None, *rest, n_steps=77, max_rate=50.0)
-    assert sim._TRACE_COUNTS["simulate_recurrent"] == before
+    assert _scan._TRACE_COUNTS["simulate_recurrent"] == before
     # a new length is a new shape: exactly one new trace
     ct.simulate_recurrent(*args, jax.random.key(0), None, *rest, n_steps=78)
-    assert sim._TRACE_COUNTS["simulate_recurrent"] == before + 1
+    assert _scan._TRACE_COUNTS["simulate_recurrent"] == before + 1
 
 
 def _runaway_args(n=3, ws=10, gain=3.0):
@@ -405,7 +407,7 @@ def test_trace_recursion_exact_on_every_padded_size(table, monkeypatch):
     table holds weights and targets together, or (for networks too large for targets as
     floats, forced here) in two arrays."""
     if table == "separate":
-        monkeypatch.setattr(sim, "_FLOAT_TARGETS_MAX", {4: 64, 8: 64})
+        monkeypatch.setattr(_network_loop, "_FLOAT_TARGETS_MAX", {4: 64, 8: 64})
     net = _small_net(n=64, T=4, b=-4.0, r=0.3)
     # (another n_steps for each table: a new trace, where the constant above is read)
     T, n, n_steps = net.T, net.n_neurons, 160 if table == "separate" else 161
@@ -466,7 +468,7 @@ def test_trace_recursion_other_paths(case):
 @pytest.mark.parametrize("mu", [0.02, 0.5, 3.0, 9.9, 40.0])
 def test_inversion_sampler_is_poisson(mu):
     from scipy import stats
-    d = np.asarray(sim._poisson_inversion(jax.random.key(3), jnp.full(100_000, mu)))
+    d = np.asarray(_poisson._poisson_inversion(jax.random.key(3), jnp.full(100_000, mu)))
     assert d.dtype.kind == "i" and d.min() >= 0
     ks = np.arange(d.max() + 1)
     expected = stats.poisson.pmf(ks, mu) * d.size
@@ -493,7 +495,7 @@ def test_network_memory_is_order_edges():
     net = _small_net(n=n, T=T, r=0.1, seed=2)
     assert net.n_edges * T > 20_000
     jaxpr = jax.make_jaxpr(
-        lambda nt, k: sim._network_core(nt, k, None, jnp.zeros((T, n)), jnp.inf,
+        lambda nt, k: _network_loop._network_core(nt, k, None, jnp.zeros((T, n)), jnp.inf,
                                         n_steps=5, burn_in=0))(net, jax.random.key(0))
 
     def sizes(jx):
@@ -514,9 +516,9 @@ def test_network_memory_is_order_edges():
 def test_network_no_recompile_and_pytree():
     net = _small_net()
     ct.simulate_network(net, jax.random.key(0), 50)
-    before = sim._TRACE_COUNTS["simulate_network"]
+    before = _scan._TRACE_COUNTS["simulate_network"]
     ct.simulate_network(net.replace(r=0.2, b=-2.0), jax.random.key(1), 50)
-    assert sim._TRACE_COUNTS["simulate_network"] == before
+    assert _scan._TRACE_COUNTS["simulate_network"] == before
     leaves, tree = jax.tree.flatten(net)
     again = jax.tree.unflatten(tree, leaves)
     assert again.T == net.T and again.n_neurons == net.n_neurons

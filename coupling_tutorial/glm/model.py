@@ -1,0 +1,419 @@
+"""The estimators :class:`PopulationGLM` and :class:`GLM` (Chapter 2)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import gammaln
+
+from .._validation import (
+    as_array,
+    check_counts,
+    check_finite,
+    check_int,
+    check_mask,
+    check_positive,
+)
+from ..links import EXP
+from ._inputs import _flatten_mask, _flatten_X, _unflatten, _valid_rows
+from .objective import _objective
+from .penalties import _PUBLIC_NAMES, _REGULARIZERS, Penalty
+from .solve import (
+    _DEFAULT_MAXITER,
+    _default_tol,
+    _NEWTON_MAX_FEATURES,
+    _SCORES,
+    _solve,
+    _SOLVERS,
+)
+
+__all__ = ["PopulationGLM", "GLM", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(UserWarning):
+    """The fit stopped before reaching the optimum, or the optimum may not exist."""
+
+
+class PopulationGLM:
+    r"""Poisson GLM (exp link) for a population of neurons, fitted to the optimum.
+
+    Minimises :eq:`glm-objective`: for each neuron :math:`i`,
+    :math:`\frac1T\sum_t(\lambda_{ti} - y_{ti}\log\lambda_{ti}) + P(w_i)` with
+    :math:`\lambda = \exp(X (W\odot M) + b)`; the penalty conventions are NeMoS's (see the
+    module docstring).
+
+    Parameters
+    ----------
+    regularizer : {None, "UnRegularized", "Ridge", "Lasso", "ElasticNet", "GroupLasso"}
+        Penalty on the coefficients (names are case-insensitive). The intercept is never
+        penalised.
+    regularizer_strength : float or (float, float), optional
+        :math:`\alpha \ge 0` (required for every penalty). For ``"ElasticNet"`` also
+        ``(alpha, ratio)`` with the L1 share ``ratio`` in ``[0, 1]`` (default 0.5).
+    solver : {None, "newton", "newton-cg", "proximal-gradient"}
+        ``None`` picks ``"newton"`` for non-smooth penalties or at most 63 features,
+        ``"newton-cg"`` otherwise.
+    tol : float, optional
+        Stop when the KKT residual (largest entry of the minimum-norm subgradient) is at
+        most ``tol``. Default ``1e-8`` in float64, ``1e-5`` in float32.
+    maxiter : int, optional
+        Maximum iterations (default 100 for the Newton solvers, 10000 for
+        ``"proximal-gradient"``).
+    feature_mask : array_like of 0/1, shape ``(n_features, n_neurons)``, or dict, optional
+        ``M[f, i] = 1`` lets neuron ``i`` use feature ``f``. With a dict ``X``, a dict with
+        the same keys whose leaves are ``(n_neurons,)`` (one flag per input group) or
+        ``(n_features_of_leaf, n_neurons)``.
+    group_mask : array_like of 0/1, shape ``(n_groups, n_features)``, optional
+        Groups for ``"GroupLasso"`` (NeMoS's ``GroupLasso(mask=...)``); disjoint rows.
+        Default with a dict ``X``: one group per entry.
+
+    Attributes
+    ----------
+    coef_ : jax.Array, shape ``(n_features, n_neurons)`` (or a dict mirroring ``X``)
+    intercept_ : jax.Array, shape ``(n_neurons,)``
+    n_iter_ : numpy.ndarray of int, shape ``(n_neurons,)``
+        Iterations each neuron needed.
+    converged_ : numpy.ndarray of bool, shape ``(n_neurons,)``
+    kkt_residual_ : numpy.ndarray, shape ``(n_neurons,)``
+        Optimality measure at the returned coefficients (0 at the exact optimum).
+    objective_ : numpy.ndarray, shape ``(n_neurons,)``
+        Penalised objective per neuron at the returned coefficients.
+    solver_ : str
+        The solver that was used.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, coupling_tutorial as ct
+    >>> X = jax.random.normal(jax.random.key(0), (2000, 3))
+    >>> y = jax.random.poisson(jax.random.key(1), jnp.exp(X @ jnp.array([[.5, 0.], [0., -.3], [.2, .1]]) - 1.0))
+    >>> model = ct.PopulationGLM().fit(X, y)
+    >>> model.coef_.shape, bool(model.converged_.all()), bool(model.kkt_residual_.max() < 1e-6)
+    ((3, 2), True, True)
+    """
+
+    _single = False
+
+    def __init__(self, regularizer=None, regularizer_strength=None, solver=None, tol=None,
+                 maxiter=None, feature_mask=None, group_mask=None):
+        self.regularizer = regularizer
+        self.regularizer_strength = regularizer_strength
+        self.solver = solver
+        self.tol = tol
+        self.maxiter = maxiter
+        self.feature_mask = feature_mask
+        self.group_mask = group_mask
+        self._check_settings()
+
+    # ---------------------------------------------------------------- settings
+    def _check_settings(self):
+        reg = self.regularizer
+        key = reg.lower().replace("_", "").replace("-", "") if isinstance(reg, str) else reg
+        if key not in _REGULARIZERS:
+            raise ValueError(
+                "`regularizer` must be one of None, 'UnRegularized', 'Ridge', 'Lasso', "
+                f"'ElasticNet', 'GroupLasso'; got {reg!r}.")
+        kind = _REGULARIZERS[key]
+        strength, ratio = self.regularizer_strength, 0.5
+        if kind == "none":
+            if strength is not None:
+                raise ValueError("`regularizer_strength` must be None without a regularizer; "
+                                 f"got {strength!r}.")
+            strength = 0.0
+        else:
+            if strength is None:
+                raise ValueError(f"`regularizer_strength` must be given for regularizer "
+                                 f"'{_PUBLIC_NAMES[kind]}'; got None.")
+            if kind == "elasticnet" and isinstance(strength, (tuple, list)):
+                if len(strength) != 2:
+                    raise ValueError("`regularizer_strength` must be alpha or (alpha, ratio) "
+                                     f"for ElasticNet; got {strength!r}.")
+                strength, ratio = strength
+                check_positive(ratio, "regularizer_strength ratio", strict=False)
+                if not 0.0 <= float(ratio) <= 1.0:
+                    raise ValueError("`regularizer_strength` ratio must be in [0, 1]; "
+                                     f"got {ratio!r}.")
+            check_positive(strength, "regularizer_strength", strict=False)
+            if np.ndim(strength) != 0:
+                raise ValueError("`regularizer_strength` must be a scalar; got "
+                                 f"an array of shape {np.shape(strength)}.")
+        solver = self.solver
+        if solver is not None and solver not in _SOLVERS:
+            raise ValueError(f"`solver` must be one of None, {', '.join(map(repr, _SOLVERS))}; "
+                             f"got {solver!r}.")
+        if solver == "newton-cg" and kind not in ("none", "ridge"):
+            raise ValueError(f"`solver` must be 'newton' or 'proximal-gradient' for the "
+                             f"non-smooth regularizer '{_PUBLIC_NAMES[kind]}'; got 'newton-cg'.")
+        if self.tol is not None:
+            check_positive(self.tol, "tol")
+        if self.maxiter is not None:
+            check_int(self.maxiter, "maxiter")
+        if self.group_mask is not None and kind != "grouplasso":
+            raise ValueError(f"`group_mask` must be None unless regularizer='GroupLasso'; "
+                             f"got a mask with regularizer '{_PUBLIC_NAMES[kind]}'.")
+        return kind, float(strength), float(ratio)
+
+    def _groups(self, kind, structure, n_features):
+        if kind != "grouplasso":
+            return None
+        if self.group_mask is None:
+            if structure is None:
+                raise ValueError("`group_mask` must be given for GroupLasso when X is an "
+                                 "array (one row per group); got None.")
+            rows, start = [], 0
+            for _, size in structure:
+                row = np.zeros(n_features)
+                row[start:start + size] = 1.0
+                rows.append(row)
+                start += size
+            return jnp.asarray(np.array(rows), dtype=jnp.result_type(float))
+        g = as_array(self.group_mask, "group_mask", ndim=2)
+        g = check_mask(g, "group_mask", (g.shape[0], n_features))
+        if np.any(np.asarray(g).sum(axis=0) > 1):
+            raise ValueError("`group_mask` must assign each feature to at most one group; "
+                             "got overlapping groups.")
+        return g
+
+    # ---------------------------------------------------------------- data
+    def _prepare(self, X, y, fitting):
+        Xf, structure = _flatten_X(X)
+        if fitting:
+            self._structure = structure
+        elif structure != self._structure:
+            want = "an array" if self._structure is None else (
+                f"a dict with keys/columns {self._structure}")
+            raise ValueError(f"`X` must have the structure used in fit ({want}); "
+                             f"got {'an array' if structure is None else structure}.")
+        if y is None:
+            return Xf, None, structure
+        y = as_array(y, "y", ndim=1 if self._single else 2)
+        if self._single:
+            y = y[:, None]
+        if y.shape[0] != Xf.shape[0]:
+            raise ValueError(f"`y` must have as many samples as `X` ({Xf.shape[0]}); "
+                             f"got {y.shape[0]}.")
+        y = y.astype(Xf.dtype)
+        return Xf, y, structure
+
+    def _mask_array(self, structure, n_features, n_neurons):
+        if self.feature_mask is None:
+            return None
+        return _flatten_mask(self.feature_mask, structure, n_features, n_neurons, self._single)
+
+    def _check_fitted(self):
+        if not hasattr(self, "_W"):
+            raise ValueError("`model` must be fitted before use; call fit(X, y) first.")
+        current = self._mask_array(self._structure, self._W.shape[0], self._W.shape[1])
+        same = (current is None and self._fit_mask is None) or (
+            current is not None and self._fit_mask is not None
+            and current.shape == self._fit_mask.shape
+            and bool(jnp.all(current == self._fit_mask)))
+        if not same:
+            raise ValueError("`feature_mask` must be the mask used in fit; it was changed after "
+                             "fitting. Refit the model with the new mask.")
+
+    # ---------------------------------------------------------------- API
+    def fit(self, X, y):
+        r"""Fit coefficients and intercepts by minimising :eq:`glm-objective`.
+
+        Parameters
+        ----------
+        X : array_like, shape ``(n_samples, n_features)``, or dict of such arrays
+            Design matrix; rows with NaN are dropped (with the same rows of ``y``).
+        y : array_like, shape ``(n_samples, n_neurons)``
+            Spike counts (non-negative integers).
+
+        Returns
+        -------
+        self
+        """
+        kind, alpha, ratio = self._check_settings()
+        Xf, y, structure = self._prepare(X, y, fitting=True)
+        n_samples, n_features = Xf.shape
+        n_neurons = y.shape[1]
+        valid = _valid_rows(Xf, y)
+        if valid is not None:
+            Xf, y = Xf[valid], y[valid]
+        if not bool(jnp.all(jnp.isfinite(Xf))):  # (np.asarray(X) would keep a copy of X)
+            check_finite(Xf, "X")
+        check_counts(y, "y")
+        M = self._mask_array(structure, n_features, n_neurons)
+        masked = M is not None
+        Mf = jnp.ones((n_features, n_neurons), Xf.dtype) if M is None else M.astype(Xf.dtype)
+        silent = np.flatnonzero(np.asarray(jnp.sum(y, axis=0)) == 0)
+        if silent.size:
+            raise ValueError(
+                f"`y` must have at least one spike per neuron in the rows used for fitting; "
+                f"got none for neuron(s) {silent.tolist()}. Their maximum-likelihood rate is 0 "
+                "(intercept -inf, for any penalty on the coefficients): drop them from the fit.")
+        groups = self._groups(kind, structure, n_features)
+        solver = self.solver
+        if solver is None:
+            solver = ("newton" if kind not in ("none", "ridge")
+                      or n_features + 1 <= _NEWTON_MAX_FEATURES else "newton-cg")
+        tol = _default_tol(Xf.dtype) if self.tol is None else float(self.tol)
+        maxiter = _DEFAULT_MAXITER[solver] if self.maxiter is None else int(self.maxiter)
+        out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
+                     kind=kind, solver=solver, masked=masked)
+        self._W, self._b = out["W"], out["b"]
+        self._fit_mask = M
+        self.coef_ = _unflatten(self._W[:, 0] if self._single else self._W, structure)
+        self.intercept_ = self._b
+        self.n_iter_ = np.asarray(out["n_iter"])
+        self.converged_ = np.asarray(out["converged"])
+        self.kkt_residual_ = np.asarray(out["kkt"])
+        self.objective_ = np.asarray(out["objective"])
+        self.n_cg_iter_ = int(out["n_cg"])
+        self.solver_ = solver
+        if self._single:
+            self.n_iter_, self.converged_ = int(self.n_iter_[0]), bool(self.converged_[0])
+            self.kkt_residual_ = float(self.kkt_residual_[0])
+            self.objective_ = float(self.objective_[0])
+        self._warn(out, kind, solver, tol, maxiter)
+        return self
+
+    def _warn(self, out, kind, solver, tol, maxiter):
+        conv = np.asarray(out["converged"])
+        kkt = np.asarray(out["kkt"])
+        who = "" if self._single else " for neuron(s) {}"
+        if not conv.all():
+            bad = np.flatnonzero(~conv).tolist()
+            warnings.warn(
+                f"{type(self).__name__} did not converge{who.format(bad[:10])}: KKT residual "
+                f"{kkt[~conv].max():.2e} > tol={tol:g} after {maxiter} iterations or a failed "
+                f"line search (solver='{solver}'). Increase `maxiter`, use solver='newton' "
+                "(or float64 if running in float32), or add a ridge penalty if the data "
+                "separate.", ConvergenceWarning, stacklevel=3)
+        if kind == "none":
+            # the MLE does not exist when a feature direction drives some rates to 0 without
+            # bound: the fit "converges" (the gradient vanishes like the rates) with tiny
+            # rates and Newton steps that stay large; at a true optimum the last step is tiny
+            lowest = np.asarray(out["lowest"])
+            last = np.asarray(out["last_step"])
+            sep = (lowest < math.log(1e-4)) & (last > 0.1)
+            if sep.any():
+                bad = np.flatnonzero(sep).tolist()
+                warnings.warn(
+                    f"The maximum-likelihood estimate probably does not exist"
+                    f"{who.format(bad[:10])}: some predicted rates are driven to ~0 "
+                    f"(down to {math.exp(lowest[sep].min()):.1e} x the mean rate) by "
+                    "coefficients that keep growing (a feature is non-zero only in bins "
+                    "without spikes). Add a ridge penalty (regularizer='Ridge') or remove "
+                    "that feature.", ConvergenceWarning, stacklevel=3)
+
+    def predict(self, X):
+        r"""Predicted rates :math:`\exp(X(W\odot M) + b)` (counts per bin).
+
+        Parameters
+        ----------
+        X : array_like, shape ``(n_samples, n_features)``, or dict
+
+        Returns
+        -------
+        jax.Array, shape ``(n_samples, n_neurons)`` (``(n_samples,)`` for :class:`GLM`)
+            NaN where the row of ``X`` has NaN.
+        """
+        self._check_fitted()
+        Xf, _, _ = self._prepare(X, None, fitting=False)
+        if Xf.shape[1] != self._W.shape[0]:
+            raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")
+        rate = EXP.inverse(Xf @ self._W + self._b)
+        return rate[:, 0] if self._single else rate
+
+    def objective(self, X, y):
+        r"""Penalised objective :eq:`glm-objective` per neuron at the fitted parameters.
+
+        Returns
+        -------
+        jax.Array, shape ``(n_neurons,)`` (a scalar for :class:`GLM`)
+        """
+        Xf, y = self._score_data(X, y)
+        kind, alpha, ratio = self._check_settings()
+        groups = self._groups(kind, self._structure, Xf.shape[1])
+        f = _objective(Xf, y, self._W, self._b, Penalty.of(kind, alpha, ratio, groups))
+        return f[0] if self._single else f
+
+    def _score_data(self, X, y):
+        self._check_fitted()
+        Xf, y, _ = self._prepare(X, y, fitting=False)
+        if Xf.shape[1] != self._W.shape[0]:
+            raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")
+        if y.shape[1] != self._W.shape[1]:
+            raise ValueError(f"`y` must have {self._W.shape[1]} neurons; got {y.shape[1]}.")
+        valid = _valid_rows(Xf, y)
+        if valid is not None:
+            Xf, y = Xf[valid], y[valid]
+        check_counts(y, "y")
+        return Xf, y
+
+    def score(self, X, y, score_type="log-likelihood", aggregate_sample_scores=jnp.mean):
+        r"""Log-likelihood or pseudo-:math:`R^2` of the fitted model (NaN rows dropped).
+
+        * ``"log-likelihood"``: ``aggregate_sample_scores`` of the full Poisson
+          log-likelihood :math:`y\log\lambda - \lambda - \log y!` of every entry
+          (default: the mean over all ``n_samples * n_neurons`` entries, as NeMoS).
+        * ``"pseudo-r2-McFadden"``: :math:`1 - \mathrm{LL}_\text{model}/\mathrm{LL}_\text{null}`,
+          the null model predicting each neuron's mean count.
+        * ``"pseudo-r2-Cohen"``: :math:`(D_0 - D_M)/D_0` with Poisson deviances
+          :math:`D = 2\,\mathrm{agg}[y\log(y/\lambda) - (y - \lambda)]`.
+
+        Parameters
+        ----------
+        X : array_like, shape ``(n_samples, n_features)``, or dict
+        y : array_like, shape ``(n_samples, n_neurons)``
+        score_type : str
+        aggregate_sample_scores : callable
+            Maps the ``(n_samples, n_neurons)`` per-entry scores to the result (e.g.
+            ``lambda s: s.mean(axis=0)`` for one score per neuron).
+
+        Returns
+        -------
+        jax.Array
+        """
+        if score_type not in _SCORES:
+            raise ValueError(f"`score_type` must be one of {', '.join(map(repr, _SCORES))}; "
+                             f"got {score_type!r}.")
+        if not callable(aggregate_sample_scores):
+            raise ValueError("`aggregate_sample_scores` must be callable; got "
+                             f"{type(aggregate_sample_scores).__name__}.")
+        Xf, y = self._score_data(X, y)
+        rate = EXP.inverse(Xf @ self._W + self._b)
+        null = jnp.broadcast_to(jnp.mean(y, axis=0), y.shape)
+
+        def ll(r):
+            return aggregate_sample_scores(jax.scipy.special.xlogy(y, r) - r - gammaln(y + 1.0))
+
+        def dev(r):
+            return 2.0 * aggregate_sample_scores(
+                jax.scipy.special.xlogy(y, y) - jax.scipy.special.xlogy(y, r) - (y - r))
+
+        if score_type == "log-likelihood":
+            return ll(rate)
+        if score_type == "pseudo-r2-McFadden":
+            return 1.0 - ll(rate) / ll(null)
+        d0 = dev(null)
+        return (d0 - dev(rate)) / d0
+
+
+class GLM(PopulationGLM):
+    r"""Poisson GLM (exp link) for a single neuron: :class:`PopulationGLM` with 1-D ``y``.
+
+    Same parameters as :class:`PopulationGLM`; ``feature_mask`` has shape
+    ``(n_features,)`` (or, with a dict ``X``, leaves that are scalars or
+    ``(n_features_of_leaf,)``); ``coef_`` has shape ``(n_features,)``, ``intercept_``
+    shape ``(1,)`` (as NeMoS), ``n_iter_`` is an int and ``converged_`` a bool.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, coupling_tutorial as ct
+    >>> X = jax.random.normal(jax.random.key(0), (5000, 2))
+    >>> y = jax.random.poisson(jax.random.key(1), jnp.exp(X @ jnp.array([0.3, -0.2]) - 0.5))
+    >>> model = ct.GLM(regularizer="Ridge", regularizer_strength=0.1).fit(X, y)
+    >>> model.coef_.shape, model.intercept_.shape, model.converged_
+    ((2,), (1,), True)
+    """
+
+    _single = True

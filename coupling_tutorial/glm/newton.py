@@ -1,0 +1,129 @@
+"""Solver 1: (proximal) Newton with exact per-neuron Hessians.
+
+Chapter 2, "Fitting the whole population at once": :func:`_fit_newton` is shown there.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ..links import EXP
+from .objective import _data_loss, _line_search, _smooth_grad
+
+
+def _hessians(X, R, M, l2):
+    """Masked, augmented Hessians (N, F+1, F+1) of the smooth part; one neuron at a time."""
+    T, F = X.shape
+
+    def one(args):
+        r, m = args
+        Xr = X * r[:, None]
+        Hww = X.T @ Xr / T
+        hwb = jnp.sum(Xr, axis=0) / T
+        H = jnp.zeros((F + 1, F + 1), X.dtype)
+        H = H.at[:F, :F].set(Hww + l2 * jnp.eye(F, dtype=X.dtype))
+        H = H.at[:F, F].set(hwb).at[F, :F].set(hwb).at[F, F].set(jnp.mean(r))
+        ma = jnp.concatenate([m, jnp.ones(1, m.dtype)])
+        scale = jnp.mean(jnp.diag(H))
+        return H * ma[:, None] * ma[None, :] + jnp.diag((1.0 - ma) * scale)
+
+    return jax.lax.map(one, (R.T, M.T))
+
+
+def _inner_prox_newton(H, g, W, b, pen, inner_tol, max_inner):
+    """Minimise g.d + d'Hd/2 + h(w + d) over d = (dW, db) by FISTA with restarts."""
+    F, N = W.shape
+    L = jnp.linalg.eigvalsh(H)[:, -1]  # (N,)
+    beta = jnp.concatenate([W, b[None]], axis=0)  # (F+1, N)
+
+    def grad(Z):
+        return g + jnp.einsum("nij,jn->in", H, Z - beta)
+
+    def prox_step(V, step):
+        Z = V - step[None] * grad(V)
+        return Z.at[:F].set(pen.prox(Z[:F], step))
+
+    step = 1.0 / L
+
+    def cond(s):
+        Z, V, tk, k, res = s
+        return (k < max_inner) & jnp.any(res > inner_tol)
+
+    def body(s):
+        Z, V, tk, k, res = s
+        Zn = prox_step(V, step)
+        tn = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * tk * tk))
+        # gradient-based adaptive restart (O'Donoghue & Candes)
+        restart = jnp.sum((V - Zn) * (Zn - Z), axis=0) > 0
+        Vn = jnp.where(restart, Zn, Zn + ((tk - 1.0) / tn) * (Zn - Z))
+        tn = jnp.where(restart, 1.0, tn)
+        res = jnp.max(jnp.abs(Zn - V), axis=0) * L
+        return Zn, Vn, tn, k + 1, res
+
+    init = (beta, beta, jnp.ones(N, W.dtype), 0, jnp.full(N, jnp.inf, W.dtype))
+    Z, _, _, k, _ = jax.lax.while_loop(cond, body, init)
+    return Z[:F] - W, Z[F] - b
+
+
+def _initial_state(X, W0, b0, N):
+    """The loop state both Newton solvers start from (per-neuron flags and counters)."""
+    return dict(W=W0, b=b0, eta=X @ W0 + b0, k=0, active=jnp.ones(N, bool),
+                converged=jnp.zeros(N, bool), n_iter=jnp.zeros(N, jnp.int32),
+                last_step=jnp.zeros(N, X.dtype))
+
+
+def _take_step(s, W, b, eta, t, dW, db, Xd, active, ok, done):
+    """Move by ``t`` along ``(dW, db)`` and update the flags of a Newton solver's state.
+
+    Neurons whose KKT test passed (``done``) are converged; those whose line search
+    failed (``~ok``) stop as not converged; the others stay active.
+    """
+    stalled = active & ~ok & ~done
+    return dict(
+        W=W + t * dW, b=b + t * db, eta=eta + t * Xd, k=s["k"] + 1,
+        active=active & ~done & ~stalled,
+        converged=s["converged"] | done,
+        n_iter=s["n_iter"] + active.astype(jnp.int32),
+        last_step=jnp.where(active, jnp.max(jnp.abs(t * dW), axis=0, initial=0.0),
+                            s["last_step"]),
+    )
+
+
+def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth):
+    T, F = X.shape
+    N = Y.shape[1]
+
+    def cond(s):
+        return (s["k"] < maxiter) & jnp.any(s["active"])
+
+    def body(s):
+        W, b, eta, active = s["W"], s["b"], s["eta"], s["active"]
+        R = EXP.inverse(eta)  # Hessian weights (canonical link)
+        gW, gb = _smooth_grad(X, Y, eta, W, M, pen.l2)
+        kkt = pen.kkt_residual(W, gW, gb, M)
+        done = active & (kkt <= tol)
+        H = _hessians(X, R, M, pen.l2)
+        g = jnp.concatenate([gW, gb[None]], axis=0)
+        f0 = _data_loss(eta, Y) + pen.ridge(W) + pen.nonsmooth(W)
+        if smooth:
+            Lc = jnp.linalg.cholesky(H)
+            d = -jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),
+                          (0, 1), 1)(Lc, g)
+            dW, db = d[:F] * M, d[F]
+            decrease = jnp.sum(g * d, axis=0)
+            decrease = jnp.where(jnp.isfinite(decrease), decrease, 0.0)
+        else:
+            inner_tol = jnp.maximum(0.1 * jnp.min(jnp.where(active, kkt, jnp.inf)), 0.01 * tol)
+            dW, db = _inner_prox_newton(H, g, W, b, pen, inner_tol, 20_000)
+            dW = dW * M
+            decrease = (jnp.sum(gW * dW, axis=0) + gb * db
+                        + pen.nonsmooth(W + dW) - pen.nonsmooth(W))
+        dW = jnp.where(active, dW, 0.0)
+        db = jnp.where(active, db, 0.0)
+        Xd = X @ dW + db
+        t, ok = _line_search(eta, Xd, W, dW, b, db, Y, f0, decrease, active, pen)
+        return _take_step(s, W, b, eta, t, dW, db, Xd, active, ok, done)
+
+    state = _initial_state(X, W0, b0, N)
+    return jax.lax.while_loop(cond, body, state)

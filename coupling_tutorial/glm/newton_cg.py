@@ -1,0 +1,104 @@
+"""Solver 2: truncated Newton (preconditioned CG on Hessian-vector products)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ..links import EXP
+from .newton import _initial_state, _take_step
+from .objective import _data_loss, _line_search, _smooth_grad
+
+
+def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg):
+    T, F = X.shape
+    l2 = pen.l2
+    N = Y.shape[1]
+    dt = X.dtype
+    low = jnp.float32 if jnp.finfo(dt).bits > 32 else dt
+    Xl = X.astype(low)
+    # Gram matrix of [X, 1] (the Hessian at constant rates, up to a factor mean(y))
+    G = jnp.zeros((F + 1, F + 1), dt)
+    colmean = jnp.sum(X, axis=0) / T
+    G = G.at[:F, :F].set(X.T @ X / T).at[:F, F].set(colmean).at[F, :F].set(colmean)
+    G = G.at[F, F].set(1.0)
+    c = jnp.mean(Y, axis=0)  # (N,)
+    if masked:
+        ma = jnp.concatenate([M, jnp.ones((1, N), dt)], axis=0)  # (F+1, N)
+
+        def factor(ci, m):
+            P = ci * G + l2 * jnp.eye(F + 1, dtype=dt)
+            P = P * m[:, None] * m[None, :] + jnp.diag((1.0 - m) * ci * jnp.mean(jnp.diag(G)))
+            return jnp.linalg.cholesky(P)
+
+        chol = jax.vmap(factor, (0, 1))(c, ma)
+
+        def precond(V):
+            return jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),
+                            (0, 1), 1)(chol, V)
+    else:
+        lam, Q = jnp.linalg.eigh(G)
+        lam = jnp.maximum(lam, jnp.finfo(dt).eps * lam[-1] * (F + 1))
+        denom = c[None, :] * lam[:, None] + l2  # (F+1, N)
+
+        def precond(V):
+            return Q @ ((Q.T @ V) / denom)
+
+    Mf = jnp.concatenate([M, jnp.ones((1, N), dt)], axis=0)
+    floor = 1e-5 if jnp.finfo(low).bits <= 32 else 1e-10
+
+    def cond(s):
+        return (s["k"] < maxiter) & jnp.any(s["active"])
+
+    def body(s):
+        W, b, eta, active = s["W"], s["b"], s["eta"], s["active"]
+        R = EXP.inverse(eta)  # Hessian weights (canonical link)
+        Rl = R.astype(low)
+        gW, gb = _smooth_grad(X, Y, eta, W, M, l2)
+        kkt = jnp.maximum(jnp.max(jnp.abs(gW * M), axis=0), jnp.abs(gb))
+        done = active & (kkt <= tol)
+        g = jnp.concatenate([gW, gb[None]], axis=0)
+
+        def hv(V):
+            Vl = V.astype(low)
+            U = Rl * (Xl @ Vl[:F] + Vl[F])
+            out = jnp.concatenate([Xl.T @ U, jnp.sum(U, axis=0)[None]], axis=0)
+            return (out.astype(dt) / T) * Mf + l2 * V.at[F].set(0.0)
+
+        r0 = jnp.where(active, -g, 0.0)
+        z0 = precond(r0) * Mf
+        rz0 = jnp.sum(r0 * z0, axis=0)
+        forcing = jnp.clip(jnp.sqrt(jnp.sqrt(jnp.maximum(rz0, 0.0))), floor, 0.5)
+        target = forcing**2 * rz0
+
+        def cg_cond(cs):
+            d, r, p, rz, j = cs
+            return (j < maxcg) & jnp.any(rz > target)
+
+        def cg_body(cs):
+            d, r, p, rz, j = cs
+            act = rz > target
+            Hp = hv(p)
+            pHp = jnp.sum(p * Hp, axis=0)
+            a = jnp.where(act & (pHp > 0), rz / jnp.where(pHp > 0, pHp, 1.0), 0.0)
+            d = d + a * p
+            r = r - a * Hp
+            z = precond(r) * Mf
+            rzn = jnp.sum(r * z, axis=0)
+            p = jnp.where(act, z + (rzn / jnp.where(rz > 0, rz, 1.0)) * p, p)
+            return d, r, p, jnp.where(act, rzn, rz), j + 1
+
+        d, _, _, _, ncg = jax.lax.while_loop(
+            cg_cond, cg_body, (jnp.zeros_like(g), r0, z0, rz0, 0))
+        d = jnp.where(active, d, 0.0)
+        dW, db = d[:F], d[F]
+        decrease = jnp.sum(g * d, axis=0)
+        Xd = X @ dW + db
+        f0 = _data_loss(eta, Y) + pen.ridge(W)
+        t, ok = _line_search(eta, Xd, W, dW, b, db, Y, f0, decrease, active,
+                             pen.smooth_part())
+        return dict(_take_step(s, W, b, eta, t, dW, db, Xd, active, ok, done),
+                    n_cg=s["n_cg"] + ncg)
+
+    state = dict(_initial_state(X, W0, b0, N), n_cg=0)
+    return jax.lax.while_loop(cond, body, state)

@@ -1,0 +1,140 @@
+"""Simulating the network model (Chapter 3, "Simulating a large sparse network")."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._validation import (
+    _is_traced,
+    as_array,
+    check_finite,
+    check_int,
+    check_key,
+    check_mask,
+    float_dtype as _float,
+)
+from ._network_loop import _network_core
+from .._poisson import _check_sampler
+from .network import _check_history, _check_net
+from .runaway import _check_max_rate, _raise_runaway, DEFAULT_MAX_RATE, RunawayError
+
+__all__ = ["simulate_network"]
+
+
+def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_in=0, *,
+                     stimulus_mask=None, max_rate=DEFAULT_MAX_RATE, return_rates=False,
+                     sampler="inversion"):
+    r"""Simulate a :class:`PoissonGLMNetwork` for ``n_steps`` bins.
+
+    The synaptic sum over the last ``T`` bins is carried by one trace per neuron,
+
+    .. math::
+
+        s_j(t) = \sum_{t'=0}^{T-1} c(t')\,X_j(t-t')
+               = c(1)\, s_j(t-1) + X_j(t) - c(T)\, X_j(t-T),
+
+    (exact: the spike leaving the window is removed), kept with a ring buffer of the last
+    ``T`` spike vectors, and :math:`g_i(t+1) = r\,u_i(t) + b_i + E_i(t+1)` with
+    :math:`u = W_0^\top s`. By linearity :math:`u` obeys the same recursion,
+    :math:`u(t) = c(1)\,u(t-1) + W_0^\top d(t)`, :math:`d(t) = X(t) - c(T)\,X(t-T)`, and
+    :math:`d` is non-zero only for the neurons that spiked now or :math:`T` bins ago: the one
+    sparse product per step touches only their out-edges (all edges when more than a
+    quarter of the neurons are involved). Cost per step O(N + out-edges of the active
+    neurons) <= O(edges + N), memory O(edges + T N). Bin :math:`t` (counting burn-in)
+    draws its counts with the :math:`t`-th key of
+    ``jax.random.split(key, burn_in + n_steps)``.
+
+    The default sampler inverts the Poisson CDF with one uniform per neuron (exact; lanes
+    with an expected count above 10 use ``jax.random.poisson``); ``sampler="jax"`` draws
+    exactly what ``jax.random.poisson`` draws, as :func:`simulate_recurrent` does by
+    default (it needs two uniforms per neuron and step instead of one). With the same
+    sampler and key the two simulators give the same spikes (:func:`network_as_recurrent`).
+    The uniform numbers of 128 bins at a time are generated in one batch.
+
+    Parameters
+    ----------
+    net : PoissonGLMNetwork
+    key : jax.Array
+        PRNG key (typed or raw).
+    n_steps : int
+        Number of recorded bins.
+    stimulus : array_like, shape ``(n_steps, n_neurons)`` or ``(n_steps,)``, optional
+        External input :math:`E(t)` of each recorded bin (none during burn-in). A 1-D
+        stimulus is given to the neurons selected by ``stimulus_mask`` (all by default).
+    init_history : array_like, shape ``(T, n_neurons)``, optional
+        Spike counts before the first bin, last row most recent (default zeros).
+    burn_in : int
+        Bins simulated first and discarded (to forget the initial condition).
+    stimulus_mask : array_like of 0/1, shape ``(n_neurons,)``, optional
+        Which neurons receive a 1-D stimulus.
+    max_rate : float or None
+        Largest expected count per bin accepted (default 1000); above it, or on a
+        non-finite rate, :class:`RunawayError` is raised.
+    return_rates : bool
+        Also return the expected counts :math:`\mu`.
+    sampler : {"inversion", "jax"}
+        Poisson sampler (see above).
+
+    Returns
+    -------
+    spikes : jax.Array of int, shape ``(n_steps, n_neurons)``
+    rates : jax.Array, shape ``(n_steps, n_neurons)``
+        Only if ``return_rates``.
+
+    Examples
+    --------
+    >>> import jax, coupling_tutorial as ct
+    >>> W0 = ct.normal_network(jax.random.key(0), 50, std=1.0, density=0.1, glorot=True)
+    >>> net = ct.PoissonGLMNetwork(W0, alpha=1.0, beta=1.0, T=10, tau=5.0, dt=1.0,
+    ...                            r=0.5, b=-3.0)
+    >>> spikes = ct.simulate_network(net, jax.random.key(1), 1000, burn_in=100)
+    >>> spikes.shape
+    (1000, 50)
+    """
+    net = _check_net(net)
+    key = check_key(key, "key")
+    n_steps = check_int(n_steps, "n_steps")
+    burn_in = check_int(burn_in, "burn_in", minimum=0)
+    N = net.n_neurons
+    if init_history is None:
+        init_history = jnp.zeros((net.T, N), _float())
+    else:
+        init_history = _check_history(init_history, net, "init_history")
+    stim = None
+    if stimulus is not None:
+        stim = as_array(stimulus, "stimulus", ndim=(1, 2), dtype=_float())
+        if stim.shape[0] != n_steps:
+            raise ValueError(f"`stimulus` must have n_steps={n_steps} rows; got shape "
+                             f"{stim.shape}.")
+        check_finite(stim, "stimulus")
+        if stim.ndim == 1:
+            mask = jnp.ones(N) if stimulus_mask is None else stimulus_mask
+            mask = check_mask(mask, "stimulus_mask", (N,))
+            stim = stim[:, None] * mask[None, :]
+        elif stim.shape[1] != N:
+            raise ValueError(f"`stimulus` must have shape (n_steps, n_neurons) = ({n_steps}, "
+                             f"{N}); got shape {stim.shape}.")
+        elif stimulus_mask is not None:
+            raise ValueError("`stimulus_mask` must be None when `stimulus` is 2-D; got a mask.")
+    max_rate_arr = _check_max_rate(max_rate)
+    sampler = _check_sampler(sampler)
+    spikes, mus, first_bad, bad_neurons = _network_core(
+        net, key, stim, init_history, max_rate_arr, n_steps=n_steps, burn_in=burn_in,
+        sampler=sampler)
+    if not _is_traced(first_bad) and int(first_bad) >= 0:
+        step = int(first_bad) - burn_in
+        advice = ("The recurrent excitation r*W0 is too strong for the exponential "
+                  "non-linearity. To avoid it: lower `r` (e.g. tune it with "
+                  "`ct.tune_network`), lower the background `b`, add inhibition "
+                  "(Dale's law with more or stronger inhibitory neurons), or raise "
+                  "`max_rate` if such rates are meant.")
+        if step < 0:
+            neurons = [int(i) for i in np.flatnonzero(np.asarray(bad_neurons))]
+            raise RunawayError(
+                f"Runaway excitation during burn-in (burn-in step {int(first_bad)}): the "
+                f"expected count of neuron(s) {neurons[:10]} exceeded max_rate or became "
+                f"non-finite. {advice}", step, neurons,
+                np.zeros((0, N), np.int64), np.zeros((0, N)))
+        _raise_runaway(step, bad_neurons, spikes, mus, "expected count", advice)
+    return (spikes, mus) if return_rates else spikes
