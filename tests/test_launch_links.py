@@ -154,3 +154,13 @@ def test_instructor_page_colab_links_resolve():
     for link_org, link_repo, link_branch, path in links:
         assert (link_org, link_repo, link_branch) == (org, repo, branch), path
         assert (ROOT / path).exists(), f"book/exercises.md links to missing {path}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_page_links_its_student_notebook(chapter):
+    """Each chapter (both editions) links its student notebook on Colab, which exists."""
+    org, repo, branch = se.repository(ROOT)
+    url = (f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/"
+           f"student/{chapter.stem}.ipynb")
+    assert url in chapter.read_text(), f"{chapter.name} does not link {url}"
+    assert (ROOT / "student" / f"{chapter.stem}.ipynb").is_file()
