@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import warnings
 
 import pytest
 
@@ -21,15 +20,21 @@ def test_importing_the_package_does_not_import_matplotlib():
     assert out == "False"
 
 
-def test_style_applies_without_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with mpl.rc_context():
-            ct.plotting.use_book_style()
-            rc = mpl.rcParams
-            assert list(rc["figure.figsize"]) == [7.0, 3.4]
-            assert rc["figure.constrained_layout.use"]
-            cycle = [c.upper() for c in rc["axes.prop_cycle"].by_key()["color"]]
+def test_style_file_is_valid_and_applies():
+    """Every key of the style file is one matplotlib knows, with a valid value
+    (matplotlib only prints a bad key to stderr and skips it), and applying it works."""
+    keys = [ln.split(":", 1)[0].strip() for ln in ct.plotting.STYLE.read_text().splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")]
+    unknown = [k for k in keys if k not in mpl.rcParams]
+    assert not unknown, unknown
+    parsed = mpl.rc_params_from_file(ct.plotting.STYLE, use_default_template=False)
+    assert sorted(parsed) == sorted(keys)  # none dropped for an invalid value
+    with mpl.rc_context():
+        ct.plotting.use_book_style()
+        rc = mpl.rcParams
+        assert list(rc["figure.figsize"]) == [7.0, 3.4]
+        assert rc["figure.constrained_layout.use"]
+        cycle = [c.upper() for c in rc["axes.prop_cycle"].by_key()["color"]]
     assert {"#" + c.lstrip("#") for c in cycle} <= OKABE_ITO
 
 
