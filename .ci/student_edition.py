@@ -30,7 +30,8 @@ What changes for students (the chapters follow the authoring guide's exercise fo
 * solution code cells (inside such a block, or tagged ``solution``) that contain
   ``# BEGIN SOLUTION`` / ``# END SOLUTION`` become exercise stubs: the lines between the
   markers are replaced by a ``...`` comment and ``raise NotImplementedError("Exercise N.M:
-  ...")`` at the same indentation; the cell is tagged ``exercise`` and ``raises-exception``
+  ...")`` at the same indentation, and the cell ends with its self-check call (what the
+  solution does after ``ct.checks.check_*``, which would give the answer away, is cut); the cell is tagged ``exercise`` and ``raises-exception``
   (so a notebook run or a book build goes on past it) and ``remove-output`` (so the
   student HTML shows the stub, not a traceback). Solution code cells without markers are
   dropped;
@@ -253,7 +254,25 @@ def stub_source(source: str, exercise: str) -> str:
             out.append(line)
     if inside:
         raise ValueError(f"{BEGIN!r} without {END!r}")
-    return "\n".join(out)
+    return "\n".join(_end_at_the_check(out))
+
+
+_CHECK_CALL = re.compile(r"^ct\.checks\.check_\w+\(")
+
+
+def _end_at_the_check(lines: list[str]) -> list[str]:
+    """A stub ends with its self-check: what a solution does after ``ct.checks.check_*``
+    (printing, plotting, asserting the values the text states) would hand the student
+    the answer, so it is cut. Cells without a top-level check call are kept whole."""
+    for i, line in enumerate(lines):
+        if _CHECK_CALL.match(line):
+            depth, j = 0, i
+            for j in range(i, len(lines)):  # to the end of the (maybe multi-line) call
+                depth += lines[j].count("(") - lines[j].count(")")
+                if depth <= 0:
+                    break
+            return lines[: j + 1]
+    return lines
 
 
 # A line that draws with pyplot (not its import, nor plt.close / plt.style / plt.rcParams).

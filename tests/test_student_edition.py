@@ -483,3 +483,28 @@ def test_student_notebook_executes(chapter, student_html):
             [f"{e.ename}: {e.evalue}" for e in errors]
         if "ct.checks.check_" in cell.source or not re.search(r"^\s*def ", cell.source, re.M):
             assert errors and "not implemented yet" in errors[0].evalue, cell.source
+
+
+def test_student_stub_gives_no_answer_away(student_books):
+    """A stub ends with its self-check, and no checked answer's value appears in it (the
+    solution's own prints and asserts after the check would state it)."""
+    import coupling_tutorial as ct
+    from coupling_tutorial.checks.answers import NumberAnswer, TupleAnswer
+
+    dest, books = student_books
+    for name, (ch, _) in books.items():
+        nb = nbformat.read(dest / name, as_version=4)
+        stubs = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+        for cell, label in zip(stubs, ch.stub_labels):
+            last = [ln for ln in cell.source.split("\n") if ln.strip()][-1]
+            if "ct.checks.check_" in cell.source:
+                assert "ct.checks.check_" in last or last.strip().endswith(")"), \
+                    f"{name}: {label} continues after its check: {last!r}"
+            spec = ct.checks.ANSWERS.get(label)
+            parts = spec.parts if isinstance(spec, TupleAnswer) else (
+                (spec,) if isinstance(spec, NumberAnswer) else ())
+            for part in parts:
+                for digits in (3, 4):
+                    shown = f"{part.value:.{digits}g}"
+                    if len(shown) >= 3:  # "4" or "50" could be any number
+                        assert shown not in cell.source, f"{name}: {label} shows {shown}"
