@@ -476,43 +476,42 @@ def _plain_exercises(source: str, exercises: list[Exercise]) -> str:
 
 def bibliography(root: Path = ROOT) -> dict[str, str]:
     """``{key: "Pillow et al. 2008"}`` from references.bib (for the notebooks' citations)."""
-    path = root / "references.bib"
     out = {}
-    if not path.exists():
-        return out
-    for entry in re.split(r"\n(?=@)", path.read_text()):
-        m = re.match(r"@\w+\{([^,\s]+),", entry.strip())
-        if not m:
-            continue
+    for key, entry in _bib_entries(root):
         author = re.search(r"author\s*=\s*[{\"](.+?)[}\"],?\s*\n", entry, re.S)
         year = re.search(r"year\s*=\s*[{\"]?(\d{4})", entry)
         names = [a.strip() for a in author.group(1).split(" and ")] if author else []
-        surname = names[0].split(",")[0].strip("{} ") if names else m.group(1)
+        surname = names[0].split(",")[0].strip("{} ") if names else key
         who = surname + (" et al." if len(names) > 2 else
                          f" and {names[1].split(',')[0].strip('{} ')}" if len(names) == 2 else "")
-        out[m.group(1)] = f"{who} {year.group(1) if year else ''}".strip()
+        out[key] = f"{who} {year.group(1) if year else ''}".strip()
     return out
+
+
+def _bib_entries(root: Path):
+    """``(key, entry text)`` for each entry of references.bib (none if it is absent)."""
+    path = root / "references.bib"
+    if not path.exists():
+        return
+    for entry in re.split(r"\n(?=@)", path.read_text()):
+        m = re.match(r"@\w+\{([^,\s]+),", entry.strip())
+        if m:
+            yield m.group(1), entry
 
 
 def bibliography_links(root: Path = ROOT) -> dict[str, str]:
     """``{key: URL}`` from references.bib: ``https://doi.org/<doi>`` where the entry has a
     DOI, else its ``url`` field or a ``\\url{...}`` in ``howpublished``."""
-    path = root / "references.bib"
     out = {}
-    if not path.exists():
-        return out
-    for entry in re.split(r"\n(?=@)", path.read_text()):
-        m = re.match(r"@\w+\{([^,\s]+),", entry.strip())
-        if not m:
-            continue
+    for key, entry in _bib_entries(root):
         doi = re.search(r"\bdoi\s*=\s*[{\"]\s*([^}\"\s]+)", entry, re.I)
         url = (re.search(r"\burl\s*=\s*[{\"]\s*([^}\"\s]+)", entry, re.I)
                or re.search(r"\\url\{([^}\s]+)\}", entry))
         if doi:
-            out[m.group(1)] = "https://doi.org/" + re.sub(r"^https?://(dx\.)?doi\.org/", "",
+            out[key] = "https://doi.org/" + re.sub(r"^https?://(dx\.)?doi\.org/", "",
                                                           doi.group(1))
         elif url:
-            out[m.group(1)] = url.group(1)
+            out[key] = url.group(1)
     return out
 
 
