@@ -63,17 +63,23 @@ def test_every_public_name_of_before_still_exists():
     assert not missing, f"ct.<name> removed: {missing}"
     for module, names in MODULE_ALL.items():
         mod = importlib.import_module(f"coupling_tutorial.{module}")
-        assert sorted(mod.__all__) == names, f"{module}.__all__ changed"
+        assert set(mod.__all__) >= set(names), f"{module}.__all__ lost names"
         for name in names:
             assert getattr(ct, name) is getattr(mod, name), f"ct.{name} is not {module}.{name}"
-    assert sorted(ct.__all__) == sorted(n for names in MODULE_ALL.values() for n in names)
+    assert set(ct.__all__) >= {n for names in MODULE_ALL.values() for n in names}
+    missing = [n for n in ct.__all__ if not hasattr(ct, n)]  # names added since, too
+    assert not missing, f"ct.__all__ lists names ct lacks: {missing}"
 
 
 def test_checks_registry_is_unchanged():
     # every name of main@411a4ea, in order; added since: the answer checks (issue 13)
-    assert list(ct.checks.__all__) == CHECKS_ALL + ["check_answer", "ANSWERS"]
-    assert {k: f.__name__ for k, f in ct.checks.EXERCISES.items()} == EXERCISES
-    assert list(ct.checks.CHECKS) == [n for n in CHECKS_ALL if n.startswith("check_")]
+    # (names may be added after these, for new chapters)
+    assert list(ct.checks.__all__)[:len(CHECKS_ALL) + 2] == CHECKS_ALL + ["check_answer",
+                                                                          "ANSWERS"]
+    registered = {k: f.__name__ for k, f in ct.checks.EXERCISES.items()}
+    assert {k: registered.get(k) for k in EXERCISES} == EXERCISES
+    old = [n for n in CHECKS_ALL if n.startswith("check_")]
+    assert list(ct.checks.CHECKS)[:len(old)] == old
     for name in CHECKS_ALL:
         assert hasattr(ct.checks, name)
 

@@ -1,0 +1,18 @@
+r"""Is this coupling real? Uncertainty, significance and model checking (Chapter 6).
+
+A fitted coupling filter is an estimate. This subpackage says how sure it is and whether
+the fitted model describes the data:
+
+* standard errors from the observed Fisher information
+  (:meth:`coupling_tutorial.glm.PopulationGLM.standard_errors`),
+* tests of every sender -> receiver filter and false-discovery-rate control over all of
+  them,
+* pointwise confidence bands on the filters,
+* the time-rescaling goodness-of-fit test for binned spike trains,
+* cross-validation that respects time,
+* predicting whether a fitted model runs away when simulated, before simulating it.
+
+One file per concept; the public names are re-exported here and at the top level.
+"""
+
+__all__: list[str] = []
