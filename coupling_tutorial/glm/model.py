@@ -19,6 +19,7 @@ from .._validation import (
     check_positive,
 )
 from ..links import EXP
+from ..progress import _check_progress, _start
 from ._inputs import _flatten_mask, _flatten_X, _unflatten, _valid_rows
 from .objective import _objective
 from .penalties import _PUBLIC_NAMES, _REGULARIZERS, Penalty
@@ -70,6 +71,14 @@ class PopulationGLM:
     group_mask : array_like of 0/1, shape ``(n_groups, n_features)``, optional
         Groups for ``"GroupLasso"`` (NeMoS's ``GroupLasso(mask=...)``); disjoint rows.
         Default with a dict ``X``: one group per entry.
+    progress : bool or callable, optional
+        Report the fit's progress (off by default): ``True`` shows the iteration, the
+        objective (summed over neurons), the largest KKT residual, the neurons still
+        iterating and the elapsed time, as a bar in a notebook or a text line on
+        ``sys.stderr`` (at most 10 refreshes per second); a callable receives a
+        :class:`~coupling_tutorial.FitProgress` per iteration (see
+        :mod:`coupling_tutorial.progress`). It is a setting of the estimator, like the
+        others, not an argument of :meth:`fit`. The fitted values do not depend on it.
 
     Attributes
     ----------
@@ -98,7 +107,7 @@ class PopulationGLM:
     _single = False
 
     def __init__(self, regularizer=None, regularizer_strength=None, solver=None, tol=None,
-                 maxiter=None, feature_mask=None, group_mask=None):
+                 maxiter=None, feature_mask=None, group_mask=None, progress=False):
         self.regularizer = regularizer
         self.regularizer_strength = regularizer_strength
         self.solver = solver
@@ -106,6 +115,7 @@ class PopulationGLM:
         self.maxiter = maxiter
         self.feature_mask = feature_mask
         self.group_mask = group_mask
+        self.progress = progress
         self._check_settings()
 
     # ---------------------------------------------------------------- settings
@@ -154,6 +164,7 @@ class PopulationGLM:
         if self.group_mask is not None and kind != "grouplasso":
             raise ValueError(f"`group_mask` must be None unless regularizer='GroupLasso'; "
                              f"got a mask with regularizer '{_PUBLIC_NAMES[kind]}'.")
+        _check_progress(self.progress)
         return kind, float(strength), float(ratio)
 
     def _groups(self, kind, structure, n_features):
@@ -256,8 +267,11 @@ class PopulationGLM:
                       or n_features + 1 <= _NEWTON_MAX_FEATURES else "newton-cg")
         tol = _default_tol(Xf.dtype) if self.tol is None else float(self.tol)
         maxiter = _DEFAULT_MAXITER[solver] if self.maxiter is None else int(self.maxiter)
-        out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
-                     kind=kind, solver=solver, masked=masked)
+        with _start(self.progress, f"{type(self).__name__} ({solver})", n_neurons=n_neurons,
+                    tol=tol) as run:
+            out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
+                         kind=kind, solver=solver, masked=masked, progress=run.on)
+            run.finish_fit(out)
         self._W, self._b = out["W"], out["b"]
         self._fit_mask = M
         self.coef_ = _unflatten(self._W[:, 0] if self._single else self._W, structure)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from ..links import EXP
+from ..progress import _report_fit
 from .objective import _data_loss, _line_search, _smooth_grad
 
 
@@ -90,7 +91,7 @@ def _take_step(s, W, b, eta, t, dW, db, Xd, active, ok, done):
     )
 
 
-def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth):
+def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth, progress=False):
     T, F = X.shape
     N = Y.shape[1]
 
@@ -106,6 +107,7 @@ def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth):
         H = _hessians(X, R, M, pen.l2)
         g = jnp.concatenate([gW, gb[None]], axis=0)
         f0 = _data_loss(eta, Y) + pen.ridge(W) + pen.nonsmooth(W)
+        _report_fit(progress, s["k"], f0, kkt, active)
         if smooth:
             Lc = jnp.linalg.cholesky(H)
             d = -jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),

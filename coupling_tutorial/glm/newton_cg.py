@@ -6,11 +6,12 @@ import jax
 import jax.numpy as jnp
 
 from ..links import EXP
+from ..progress import _report_fit
 from .newton import _initial_state, _take_step
 from .objective import _data_loss, _line_search, _smooth_grad
 
 
-def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg):
+def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, progress=False):
     T, F = X.shape
     l2 = pen.l2
     N = Y.shape[1]
@@ -95,6 +96,7 @@ def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg):
         decrease = jnp.sum(g * d, axis=0)
         Xd = X @ dW + db
         f0 = _data_loss(eta, Y) + pen.ridge(W)
+        _report_fit(progress, s["k"], f0, kkt, active)
         t, ok = _line_search(eta, Xd, W, dW, b, db, Y, f0, decrease, active,
                              pen.smooth_part())
         return dict(_take_step(s, W, b, eta, t, dW, db, Xd, active, ok, done),

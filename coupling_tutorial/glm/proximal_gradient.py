@@ -8,10 +8,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .objective import _data_loss, _MAX_HALVINGS, _smooth_grad
+from ..progress import _FIT_EVERY, _report_fit
+from .objective import _data_loss, _MAX_HALVINGS, _objective, _smooth_grad
 
 
-def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter):
+def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, progress=False):
     T, F = X.shape
     N = Y.shape[1]
     dt = X.dtype
@@ -63,6 +64,8 @@ def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter):
         gmap = jnp.maximum(jnp.max(jnp.abs(Wn - VW), axis=0, initial=0.0),
                            jnp.abs(bn - Vb)) / step
         done = active & (gmap <= tol)
+        _report_fit(progress, s["k"], lambda: _objective(X, Y, W, b, pen), gmap, active,
+                    every=_FIT_EVERY["proximal-gradient"])
         tn = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * tk * tk))
         mom = (tk - 1.0) / tn
         VWn = Wn + mom * (Wn - W)

@@ -29,7 +29,8 @@ def _default_tol(dtype) -> float:
     return 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-5
 
 
-def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, *, kind, solver, masked):
+def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, *, kind, solver, masked,
+                progress=False):
     pen = Penalty.of(kind, alpha, ratio, groups)
     N = Y.shape[1]
     F = X.shape[1]
@@ -38,16 +39,17 @@ def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, *, kind, solver, ma
     n_cg = 0
     if solver == "newton":
         s = _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter,
-                        smooth=kind in ("none", "ridge"))
+                        smooth=kind in ("none", "ridge"), progress=progress)
     elif solver == "newton-cg":
-        s = _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg=4 * (F + 1))
+        s = _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg=4 * (F + 1),
+                           progress=progress)
         n_cg = s["n_cg"]
     else:
-        s = _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter)
+        s = _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, progress=progress)
     W = s["W"] * M
     f, kkt, lowest = _finish(X, Y, W, s["b"], M, pen)
     return dict(W=W, b=s["b"], n_iter=s["n_iter"], converged=s["converged"], kkt=kkt,
                 objective=f, lowest=lowest, last_step=s["last_step"], n_cg=n_cg)
 
 
-_solve = jax.jit(_solve_impl, static_argnames=("kind", "solver", "masked"))
+_solve = jax.jit(_solve_impl, static_argnames=("kind", "solver", "masked", "progress"))

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._poisson import _poisson_counts
+from ..progress import _report_steps
 
 
 _SPIKE_BLOCK = 8  # source rows scatter-added per inner-loop iteration
@@ -20,13 +21,14 @@ _SCATTER_MODE = "promise_in_bounds"  # targets are always valid row indices
 
 
 @functools.partial(jax.jit, static_argnames=(
-    "n_exc", "seg_len", "use_table", "ref_steps", "rec_cap", "block"))
+    "n_exc", "seg_len", "use_table", "ref_steps", "rec_cap", "block", "progress"))
 def _brunel_scan(carry, t0, n_total, k_ext, targets, weights, decay, V_th, V_r, J, cdf, k_lo,
-                 n_warm, ext, rec_idx, *, n_exc, seg_len, use_table, ref_steps, rec_cap, block):
+                 n_warm, ext, rec_idx, *, n_exc, seg_len, use_table, ref_steps, rec_cap, block,
+                 progress=0):
     """``seg_len`` steps of :func:`simulate_brunel` from step ``t0`` (one ``lax.scan``).
 
     ``carry = (V, ref, ring, counts)``; steps ``t >= n_total`` (padding of the last
-    segment) run but are not counted.
+    segment) run but are not counted. ``progress``: report every that many steps (0: off).
     """
     n = carry[0].shape[0]
     dtype = carry[0].dtype
@@ -72,6 +74,8 @@ def _brunel_scan(carry, t0, n_total, k_ext, targets, weights, decay, V_th, V_r, 
         buf, idx = propagate(spike)
         ring = lax.dynamic_update_index_in_dim(ring, buf, slot, 0)
         counts = counts + (spike & (t >= n_warm) & (t < n_total)).astype(jnp.int32)
+        _report_steps(progress, t + 1, n_total, lambda: (
+            jnp.sum(counts.astype(dtype)), jnp.maximum(t + 1 - n_warm, 0)), dtype)
         out = (jnp.sum(spike[:n_exc], dtype=jnp.int32), jnp.sum(spike[n_exc:], dtype=jnp.int32),
                idx[:rec_cap], V[rec_idx])
         return (V, ref, ring, counts), out

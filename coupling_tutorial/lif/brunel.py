@@ -20,6 +20,7 @@ from .._validation import _describe, as_array, check_finite, check_int, check_ke
 from ._brunel_loop import _brunel_scan, _SPIKE_BLOCK
 from ._checks import _scalar_thresholds, _n_steps, _scalar
 from .._poisson import _poisson_cdf_table
+from ..progress import _start
 from .connectivity import Connectivity, fixed_indegree_connectivity
 from .results import LIFResult
 
@@ -55,6 +56,7 @@ def simulate_brunel(
     external_input=None,
     record_v=None,
     max_spikes_per_step: int | None = None,
+    progress=False,
 ):
     r"""Simulate the sparse E--I LIF network of Brunel (2000) (model A, delta synapses).
 
@@ -134,6 +136,12 @@ def simulate_brunel(
         Runs longer than 10 000 steps are split into equal segments (one compilation)
         and the recording is compacted after each, so its memory is about
         ``4 * 10_000 * max_spikes_per_step`` bytes plus 12 bytes per recorded spike.
+    progress : bool or callable
+        Report progress over the warm-up and measurement steps (off by default): ``True``
+        shows the steps done, elapsed time, time left and the mean rate (Hz) since the
+        warm-up, as a bar in a notebook or a text line on ``sys.stderr``; a callable
+        receives a :class:`~coupling_tutorial.SimulationProgress` every
+        ``max(512, n_steps / 1000)`` steps (see :mod:`coupling_tutorial.progress`).
 
     Returns
     -------
@@ -169,7 +177,11 @@ def simulate_brunel(
     run = _set_up(key, g, eta, n_exc, n_inh, c_exc, c_inh, J, delay, tau_m, tau_r, V_th, V_r,
                   dt, t_sim, t_warmup, record_spikes, bin_size, v_init, connectivity,
                   external_input, record_v, max_spikes_per_step)
-    return _summary(run, *_run(run), record_spikes, record_v)
+    with _start(progress, "simulate_brunel", n_steps=run.n_steps, n_neurons=run.n,
+                rate_unit="Hz", rate_scale=1.0 / run.dt) as shown:
+        out = _run(run, shown.every())
+        shown.finish_steps(out)
+    return _summary(run, *out, record_spikes, record_v)
 
 
 class _BrunelRun(NamedTuple):
@@ -300,8 +312,9 @@ def _set_up(key, g, eta, n_exc, n_inh, c_exc, c_inh, J, delay, tau_m, tau_r, V_t
                       static)
 
 
-def _run(r):
-    """Run the compiled loop segment by segment, compacting the recording after each."""
+def _run(r, progress=0):
+    """Run the compiled loop segment by segment, compacting the recording after each
+    (reporting progress every ``progress`` steps; 0: never)."""
     n, n_warm, n_steps, seg_len, rec_cap = r.n, r.n_warm, r.n_steps, r.seg_len, r.rec_cap
     record_spikes, ext, carry = r.record_spikes, r.ext, r.carry
     n_e, n_i, spike_steps, spike_ids, v_trace = [], [], [], [], []
@@ -310,7 +323,7 @@ def _run(r):
         t0 = seg * seg_len
         ext_seg = None if ext is None else ext[t0:t0 + seg_len]
         carry, out = _brunel_scan(carry, jnp.asarray(t0, jnp.int32), *r.consts, ext_seg,
-                                  r.rec_idx, **r.static)
+                                  r.rec_idx, **r.static, progress=progress)
         valid = min(seg_len, n_steps - t0)
         seg_e, seg_i, ids, v_seg = (np.asarray(x)[:valid] for x in jax.device_get(out))
         n_e.append(seg_e)

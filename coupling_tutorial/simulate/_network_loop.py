@@ -20,9 +20,9 @@ from .network import _synaptic
 _FLOAT_TARGETS_MAX = {4: 2 ** 24, 8: 2 ** 53}  # neuron indices exact as float32 / float64
 
 
-@partial(jax.jit, static_argnames=("n_steps", "burn_in", "sampler"))
+@partial(jax.jit, static_argnames=("n_steps", "burn_in", "sampler", "progress"))
 def _network_core(net, key, stim, init_history, max_rate, n_steps, burn_in,
-                  sampler="inversion"):
+                  sampler="inversion", progress=0):
     """Jitted core of :func:`simulate_network`: O(N) trace update + one sparse product."""
     _TRACE_COUNTS["simulate_network"] += 1
     T, N = net.T, net.n_neurons
@@ -89,5 +89,6 @@ def _network_core(net, key, stim, init_history, max_rate, n_steps, burn_in,
         stim_all = stim_all.at[burn_in:].set(jnp.broadcast_to(stim, (n_steps, N)))
     init = (u0, init_history, jnp.asarray(0), jnp.asarray(-1), jnp.zeros(N, bool))
     (*_, first_bad, bad_neurons), (spikes, mus) = _scan_steps(
-        step, init, stim_all, key, total, sampler, N, trace0.dtype, first_bad_index=3)
+        step, init, stim_all, key, total, sampler, N, trace0.dtype, first_bad_index=3,
+        progress=progress)
     return spikes[burn_in:], mus[burn_in:], first_bad, bad_neurons

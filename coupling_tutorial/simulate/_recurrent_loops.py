@@ -38,10 +38,10 @@ def _window_drive(activity, basis_flipped, coupling_flat):
 
 
 @partial(jax.jit, static_argnames=("n_steps", "inverse_link_function", "sampler", "zero_init",
-                                   "boundary_check"))
+                                   "boundary_check", "progress"))
 def _recurrent_event_core(coupling_coef, feedforward_coef, feedforward_input, intercepts, key,
                           basis, init_y, max_rate, n_steps, inverse_link_function,
-                          sampler="jax", zero_init=False, boundary_check=True):
+                          sampler="jax", zero_init=False, boundary_check=True, progress=0):
     """Event-driven core: each new spike vector adds its effect to the next W inputs.
 
     The input of bin t + 1 + l gains ``sum_{j,k} C[i, j, k] B[l, k] y_t[j]`` from the
@@ -119,13 +119,15 @@ def _recurrent_event_core(coupling_coef, feedforward_coef, feedforward_input, in
     init = (F0, jnp.asarray(0), jnp.asarray(-1), jnp.zeros(n, bool),
             init_y if exact else None)
     (_, _, first_bad, bad_neurons, _), (spikes, rates) = _scan_steps(
-        step, init, ff, key, n_steps, sampler, n, intercepts.dtype, first_bad_index=2)
+        step, init, ff, key, n_steps, sampler, n, intercepts.dtype, first_bad_index=2,
+        progress=progress)
     return spikes, rates, first_bad, bad_neurons
 
 
-@partial(jax.jit, static_argnames=("n_steps", "inverse_link_function", "sampler"))
+@partial(jax.jit, static_argnames=("n_steps", "inverse_link_function", "sampler", "progress"))
 def _recurrent_core(coupling_coef, feedforward_coef, feedforward_input, intercepts, key,
-                    basis, init_y, max_rate, n_steps, inverse_link_function, sampler="jax"):
+                    basis, init_y, max_rate, n_steps, inverse_link_function, sampler="jax",
+                    progress=0):
     """Jitted core of :func:`simulate_recurrent`; arguments already checked and cast.
 
     Written op for op as NeMoS 0.2.9's scan so that the rates, and therefore the spikes,
@@ -152,5 +154,6 @@ def _recurrent_core(coupling_coef, feedforward_coef, feedforward_input, intercep
 
     init = (init_y, jnp.asarray(-1), jnp.zeros(n_neurons, bool))
     (_, first_bad, bad_neurons), (spikes, rates) = _scan_steps(
-        step, init, ff, key, n_steps, sampler, n_neurons, intercepts.dtype, first_bad_index=1)
+        step, init, ff, key, n_steps, sampler, n_neurons, intercepts.dtype, first_bad_index=1,
+        progress=progress)
     return spikes, rates, first_bad, bad_neurons

@@ -16,6 +16,8 @@ from .._validation import (
 )
 from ._network_loop import _network_core
 from .._poisson import _check_sampler
+from ..progress import _is_any_traced, _start
+from ._scan import _chunk_size
 from .network import _check_history, _check_net
 from .runaway import _check_max_rate, _raise_runaway, DEFAULT_MAX_RATE, RunawayError
 
@@ -24,7 +26,7 @@ __all__ = ["simulate_network"]
 
 def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_in=0, *,
                      stimulus_mask=None, max_rate=DEFAULT_MAX_RATE, return_rates=False,
-                     sampler="inversion"):
+                     sampler="inversion", progress=False):
     r"""Simulate a :class:`PoissonGLMNetwork` for ``n_steps`` bins.
 
     The synaptic sum over the last ``T`` bins is carried by one trace per neuron,
@@ -75,6 +77,9 @@ def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_i
         Also return the expected counts :math:`\mu`.
     sampler : {"inversion", "jax"}
         Poisson sampler (see above).
+    progress : bool or callable
+        Report progress over the ``burn_in + n_steps`` bins (off by default; see
+        :func:`simulate_recurrent` and :mod:`coupling_tutorial.progress`).
 
     Returns
     -------
@@ -119,9 +124,13 @@ def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_i
             raise ValueError("`stimulus_mask` must be None when `stimulus` is 2-D; got a mask.")
     max_rate_arr = _check_max_rate(max_rate)
     sampler = _check_sampler(sampler)
-    spikes, mus, first_bad, bad_neurons = _network_core(
-        net, key, stim, init_history, max_rate_arr, n_steps=n_steps, burn_in=burn_in,
-        sampler=sampler)
+    total = burn_in + n_steps
+    with _start(progress, "simulate_network", _is_any_traced(net, key, stim, init_history),
+                n_steps=total, n_neurons=N, rate_unit="spikes/bin", rate_scale=1.0) as run:
+        spikes, mus, first_bad, bad_neurons = _network_core(
+            net, key, stim, init_history, max_rate_arr, n_steps=n_steps, burn_in=burn_in,
+            sampler=sampler, progress=run.every(_chunk_size(total)))
+        run.finish_steps(spikes)
     if not _is_traced(first_bad) and int(first_bad) >= 0:
         step = int(first_bad) - burn_in
         advice = ("The recurrent excitation r*W0 is too strong for the exponential "

@@ -20,8 +20,10 @@ from .._validation import (
     float_dtype as _float,
 )
 from .._poisson import _check_sampler
+from ..progress import _is_any_traced, _start
 from ..links import as_inverse_link
 from ._recurrent_loops import _recurrent_core, _recurrent_event_core
+from ._scan import _chunk_size
 from .runaway import _check_max_rate, _raise_runaway, DEFAULT_MAX_RATE
 
 __all__ = ["simulate_recurrent"]
@@ -41,6 +43,7 @@ def simulate_recurrent(
     max_rate=DEFAULT_MAX_RATE,
     sampler: str = "jax",
     algorithm: str = "event",
+    progress=False,
 ):
     r"""Simulate a population GLM as a recurrent network, one bin at a time.
 
@@ -119,6 +122,12 @@ def simulate_recurrent(
         ``window_size`` bins, touching only the coupling weights of the neurons that
         spiked. ``"dense"``: the whole window is convolved every bin, in NeMoS's order of
         operations (NeMoS's rates to the last bit or two; O(N^2 K) per bin).
+    progress : bool or callable
+        Report progress (off by default): ``True`` shows the bins done, the elapsed time,
+        an estimate of the time left and the mean count per bin, as a bar in a notebook
+        or a text line on ``sys.stderr``; a callable receives a
+        :class:`~coupling_tutorial.SimulationProgress` every ``max(512, n_steps / 1000)``
+        bins or so (see :mod:`coupling_tutorial.progress`). The spikes do not depend on it.
 
     Returns
     -------
@@ -218,10 +227,15 @@ def simulate_recurrent(
         core, extra = _recurrent_event_core, dict(zero_init=zero_init)
     else:
         raise ValueError(f"`algorithm` must be 'dense' or 'event'; got {algorithm!r}.")
-    spikes, rates, first_bad, bad_neurons = core(
-        coupling_coef, feedforward_coef, feedforward_input, intercepts, random_key, basis,
-        init_y, max_rate_arr, n_steps=n_steps, inverse_link_function=inverse_link_function,
-        sampler=sampler, **extra)
+    traced = _is_any_traced(coupling_coef, feedforward_coef, feedforward_input, intercepts,
+                            random_key, basis, init_y)
+    with _start(progress, "simulate_recurrent", traced, n_steps=n_steps, n_neurons=n_neurons,
+                rate_unit="spikes/bin", rate_scale=1.0) as run:
+        spikes, rates, first_bad, bad_neurons = core(
+            coupling_coef, feedforward_coef, feedforward_input, intercepts, random_key, basis,
+            init_y, max_rate_arr, n_steps=n_steps, inverse_link_function=inverse_link_function,
+            sampler=sampler, progress=run.every(_chunk_size(n_steps)), **extra)
+        run.finish_steps(spikes)
     if not _is_traced(first_bad) and int(first_bad) >= 0:
         _raise_runaway(
             first_bad, bad_neurons, spikes, rates, "rate",
