@@ -265,6 +265,13 @@ class NotebookProgress(_Throttled):
     ImportError
         If ``ipywidgets`` cannot be imported (``progress=True`` then falls back to
         :class:`TextProgress`).
+
+    Examples
+    --------
+    In a notebook ``progress=True`` is this display; to refresh it less often:
+
+    >>> import coupling_tutorial as ct
+    >>> model = ct.PopulationGLM(progress=ct.NotebookProgress(min_interval=1.0))  # doctest: +SKIP
     """
 
     def __init__(self, min_interval: float = 0.1):
