@@ -167,26 +167,39 @@ class _Throttled:
     A report after a ``done`` one opens a new display (one object can serve many runs).
     """
 
+    _started = False  # a display is open (start was called, no `done` report since)
+
     def __init__(self, min_interval: float = 0.1):
         if isinstance(min_interval, bool) or not isinstance(min_interval, (int, float)) \
                 or not min_interval >= 0:
             raise ValueError("`min_interval` must be a non-negative number of seconds; "
                              f"got {_describe(min_interval)}.")
         self.min_interval = float(min_interval)
-        self._last = None       # time of the last refresh; None: no run open
+        self._last = None       # time of the last refresh; None: none yet in this run
         self._first_kkt = None  # a fit's first KKT residual (the bar's starting point)
+
+    def start(self, label: str):
+        """Open a new display for a run of ``label``.
+
+        The package calls it on the calling thread when a run starts (so that a notebook
+        display appears in the cell that runs); otherwise the first report opens it.
+        """
+        self._last = self._first_kkt = None
+        self._started = True
+        self._begin(label)
 
     def __call__(self, info):
         now = time.monotonic()
-        if self._last is None:
-            self._open(info)
+        if not self._started:
+            self.start(info.label)
+        if self._last is None:  # the first report of the run
             self._first_kkt = getattr(info, "kkt_residual", None)
         elif not info.done and now - self._last < self.min_interval:
             return
         self._last = now
         self._show(info, _format(info), self._fraction(info))
         if info.done:
-            self._last = None
+            self._started = False
 
     def _fraction(self, info) -> float:
         """How far along, in [0, 1]: steps done, or for a fit the progress of the KKT
@@ -200,8 +213,8 @@ class _Throttled:
             return 0.0
         return min(max(math.log(first / kkt) / math.log(first / tol), 0.0), 1.0)
 
-    def _open(self, info):
-        """Start a new display for the run ``info`` belongs to."""
+    def _begin(self, label):
+        """Create the display of a new run."""
 
     def _show(self, info, text, fraction):
         raise NotImplementedError
@@ -236,7 +249,7 @@ class TextProgress(_Throttled):
         self.stream = stream
         self._width = 0
 
-    def _open(self, info):
+    def _begin(self, label):
         self._width = 0
 
     def _show(self, info, text, fraction):
@@ -277,10 +290,8 @@ class NotebookProgress(_Throttled):
     def __init__(self, min_interval: float = 0.1):
         super().__init__(min_interval)
         import ipywidgets  # noqa: F401  (fail here, not in the middle of a run)
-        self._bar = self._text = None
 
-    def start(self, label: str):
-        """Show an empty bar (called on the calling thread before the run starts)."""
+    def _begin(self, label):
         import ipywidgets
         from IPython.display import display
 
@@ -288,16 +299,11 @@ class NotebookProgress(_Throttled):
         self._text = ipywidgets.HTML(value=f"{label}: starting (compiling)")
         display(ipywidgets.HBox([self._bar, self._text]))
 
-    def _open(self, info):
-        if self._bar is None:
-            self.start(info.label)
-
     def _show(self, info, text, fraction):
         self._bar.value = fraction
         self._text.value = text
         if info.done:
             self._bar.bar_style = "success"
-            self._bar = self._text = None
 
 
 def _in_notebook() -> bool:
@@ -336,8 +342,8 @@ class _Run:
     Used as a context manager around the compiled call; ``on`` says whether the compiled
     program should contain the callbacks. On a CPU, JAX runs the callbacks on the calling
     thread; elsewhere they may come from a runtime thread (with asynchronous dispatch), so
-    the display is created on the calling thread (its optional ``start(label)``) and the
-    reports only update it, one at a time (ipywidgets accepts updates from any thread).
+    a display of the package is opened on the calling thread (``start``) and the reports
+    only update it, one at a time (ipywidgets accepts updates from any thread).
     """
 
     def __init__(self, progress, label, traced=False, **fields):
@@ -355,9 +361,8 @@ class _Run:
         if self.on:
             self._t0 = time.perf_counter()
             self._thread = threading.get_ident()
-            start = getattr(self._sink, "start", None)
-            if callable(start):
-                start(self.label)
+            if isinstance(self._sink, _Throttled):
+                self._sink.start(self.label)
             with _LOCK:
                 _RUNS.append(self)
         return self
