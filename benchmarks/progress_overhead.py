@@ -1,12 +1,13 @@
 """What progress reports cost: each long computation with ``progress`` off and on.
 
-    .venv/bin/python benchmarks/progress_overhead.py [--repeats 5]
+    .venv/bin/python benchmarks/progress_overhead.py [--repeats 5] [--quick]
 
 For each case the compiled call is timed with progress off, with a callable that does
 nothing (the cost of the callbacks themselves) and with the text display writing to
 /dev/null (``progress=True`` outside a notebook, rate-limited to 10 refreshes per second).
 Calls alternate between the three settings and the best of ``--repeats`` is kept (the
-machine may be shared). Prints a markdown table; float64.
+machine may be shared). Prints a markdown table; float64. ``--quick``: the small cases
+only (where one report costs most relative to the work), about a minute.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def _brunel_case(n_exc, t_sim):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small cases only")
     args = parser.parse_args()
     devnull = open(os.devnull, "w")
     settings = {"off": False, "callable": lambda report: None,
@@ -75,6 +77,8 @@ def main():
              _glm_case(5000, 10, 10, "proximal-gradient"),
              _recurrent_case(20, 20_000), _recurrent_case(1000, 5000),
              _network_case(1000, 20_000), _brunel_case(400, 1.0), _brunel_case(4000, 1.0)]
+    if args.quick:
+        cases = [cases[i] for i in (0, 1, 3, 4, 7)]
     print(f"JAX {jax.__version__}, {jax.devices()[0].platform}, best of {args.repeats}\n")
     print("| case | off (s) | callable (s) | overhead | text display (s) | overhead |")
     print("|---|---|---|---|---|---|")

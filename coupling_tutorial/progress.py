@@ -348,10 +348,10 @@ class _Run:
 
     def __init__(self, progress, label, traced=False, **fields):
         progress = _check_progress(progress)
-        self.on = bool(progress is not None and progress is not False and not traced
-                       and jax.process_index() == 0)
+        wanted = callable(progress) or bool(progress)  # (None, False and numpy's False: off)
+        self.on = bool(wanted and not traced and jax.process_index() == 0)
         self.label, self.fields = label, fields
-        self._sink = (_display() if progress is True else progress) if self.on else None
+        self._sink = None if not self.on else progress if callable(progress) else _display()
         self._error = None
         self._lock = threading.Lock()
         self._first = None   # (step, elapsed) of a simulation's first report (for the ETA)

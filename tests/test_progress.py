@@ -181,6 +181,9 @@ def test_simulate_brunel_reports_rate_since_warmup():
 # ---------------------------------------------------------------------------- displays
 def test_text_display_on_stderr(data, capsys):
     X, y = data
+    for off in (False, None, np.False_):
+        ct.PopulationGLM(progress=off).fit(X, y)
+    assert capsys.readouterr().err == ""
     ct.PopulationGLM(progress=True).fit(X, y)
     err = capsys.readouterr().err
     assert err.startswith("\rPopulationGLM (newton): iteration 0, objective ")
