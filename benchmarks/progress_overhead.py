@@ -5,9 +5,10 @@
 For each case the compiled call is timed with progress off, with a callable that does
 nothing (the cost of the callbacks themselves) and with the text display writing to
 /dev/null (``progress=True`` outside a notebook, rate-limited to 10 refreshes per second).
-Calls alternate between the three settings and the best of ``--repeats`` is kept (the
-machine may be shared). Prints a markdown table; float64. ``--quick``: the small cases
-only (where one report costs most relative to the work), about a minute.
+Calls alternate between the three settings and the best of ``--repeats`` is kept, of the
+process's CPU time (all its threads; steadier than wall time on a shared machine, and the
+callbacks' cost is CPU time of this process). Prints a markdown table; float64.
+``--quick``: the small cases only (where one report costs most relative to the work).
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def main():
              _network_case(1000, 20_000), _brunel_case(400, 1.0), _brunel_case(4000, 1.0)]
     if args.quick:
         cases = [cases[i] for i in (0, 1, 3, 4, 7)]
-    print(f"JAX {jax.__version__}, {jax.devices()[0].platform}, best of {args.repeats}\n")
-    print("| case | off (s) | callable (s) | overhead | text display (s) | overhead |")
+    print(f"JAX {jax.__version__}, {jax.devices()[0].platform}, best CPU time of "
+          f"{args.repeats}\n")
+    print("| case | off (CPU s) | callable (CPU s) | overhead | text display (CPU s) | overhead |")
     print("|---|---|---|---|---|---|")
     for name, run in cases:
         best = {}
@@ -88,9 +90,9 @@ def main():
             jax.block_until_ready(run(progress))
         for _ in range(args.repeats):
             for key, progress in settings.items():
-                t = time.perf_counter()
+                t = time.process_time()
                 jax.block_until_ready(run(progress))
-                best[key] = min(best.get(key, float("inf")), time.perf_counter() - t)
+                best[key] = min(best.get(key, float("inf")), time.process_time() - t)
         off = best["off"]
         print(f"| {name} | {off:.4f} | {best['callable']:.4f} | "
               f"{100 * (best['callable'] / off - 1):+.1f} % | {best['text']:.4f} | "

@@ -28,9 +28,10 @@ array to Python and calls a function), so
 * fits report every iteration of the Newton solvers (each costs far more), and every
   ``10`` iterations of ``"proximal-gradient"`` (which also computes the objective at the
   iterate for the report);
-* simulations report every ``max(512, ceil(n_steps / 1000))`` steps, so that a run makes
-  at most ~1000 reports (a few tens of milliseconds in all) and the cost stays below a few
-  percent even for small networks whose step takes microseconds.
+* simulations report every ``max(2048, ceil(n_steps / 1000))`` steps: a run makes at
+  most ~1000 reports, and a network small enough that a step takes 5 microseconds spends
+  a few percent more (inside a ``lax.scan`` a callback was measured at ~0.1-0.25 ms on 2
+  CPU cores; ``benchmarks/progress_overhead.py``).
 
 ``progress`` is a static argument of the compiled loops: with it off they are the same
 programs as without this module (same results, bit for bit, with it on or off). The
@@ -460,7 +461,7 @@ def _receive_steps(packet):
 
 
 # ------------------------------------------------------------------ device side
-_MIN_REPORT_STEPS = 512   # a simulation reports at most every this many steps ...
+_MIN_REPORT_STEPS = 2048  # a simulation reports at most every this many steps ...
 _MAX_REPORTS = 1000       # ... and at most about this many times in all
 _FIT_EVERY = {"proximal-gradient": 10}   # iterations between reports (default 1)
 _SPLIT = 4096             # step counts travel as (step // _SPLIT, step % _SPLIT), exact

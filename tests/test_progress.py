@@ -110,6 +110,12 @@ def test_progress_off_compiles_no_callback():
 
 
 # ------------------------------------------------------------------------- simulations
+@pytest.fixture
+def report_often(monkeypatch):
+    """Reports every 512 steps instead of 2048, so that short runs report several times."""
+    monkeypatch.setattr(ct.progress, "_MIN_REPORT_STEPS", 512)
+
+
 def _check_step_reports(log, total, label, unit):
     *loop, last = log
     steps = [r.step for r in loop]
@@ -122,7 +128,7 @@ def _check_step_reports(log, total, label, unit):
     return loop
 
 
-def test_simulate_recurrent_reports_steps_and_rates():
+def test_simulate_recurrent_reports_steps_and_rates(report_often):
     B = ct.raised_cosine_log_basis(3, 20)
     # rates high enough that the padding of the last chunk (bins 1300..1407, drawn with
     # the last bin's key) has spikes: counting them would show in the last report
@@ -147,7 +153,7 @@ def test_simulate_recurrent_reports_steps_and_rates():
     assert jitted(jax.random.key(0))[0].shape == (600, 4) and log == []
 
 
-def test_simulate_network_counts_burn_in():
+def test_simulate_network_counts_burn_in(report_often):
     W0 = ct.normal_network(jax.random.key(0), 30, std=1.0, density=0.1, glorot=True)
     net = ct.PoissonGLMNetwork(W0, alpha=1.0, beta=1.0, T=10, tau=5.0, dt=1.0, r=0.5, b=-3.0)
     log = []
@@ -161,7 +167,7 @@ def test_simulate_network_counts_burn_in():
     assert loop[-1].mean_rate == pytest.approx(s[1024 - 100:].mean(), rel=1e-12)
 
 
-def test_simulate_brunel_reports_rate_since_warmup():
+def test_simulate_brunel_reports_rate_since_warmup(report_often):
     kw = dict(g=5.0, eta=2.0, n_exc=400, n_inh=100, t_sim=0.2, t_warmup=0.05)
     log = []
     res = ct.simulate_brunel(jax.random.key(0), **kw, progress=log.append)
@@ -196,8 +202,8 @@ def test_text_display_on_stderr(data, capsys):
     ct.simulate_recurrent(jnp.zeros((3, 3, 2)), None, -jnp.ones(3), jax.random.key(0), None,
                           B, jnp.zeros((5, 3)), n_steps=1100, progress=True)
     err = capsys.readouterr().err
-    assert "simulate_recurrent: 512/1100 steps (47%), elapsed" in err
     assert "simulate_recurrent: 1100/1100 steps (100%), elapsed" in err
+    assert err.count("\r") == 2  # the loop's one report (at least 2048 steps apart) + done
     assert "spikes/bin" in err and err.endswith("\n")
 
 

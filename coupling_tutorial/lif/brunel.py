@@ -141,7 +141,7 @@ def simulate_brunel(
         shows the steps done, elapsed time, time left and the mean rate (Hz) since the
         warm-up, as a bar in a notebook or a text line on ``sys.stderr``; a callable
         receives a :class:`~coupling_tutorial.SimulationProgress` every
-        ``max(512, n_steps / 1000)`` steps (see :mod:`coupling_tutorial.progress`).
+        ``max(2048, n_steps / 1000)`` steps (see :mod:`coupling_tutorial.progress`).
 
     Returns
     -------

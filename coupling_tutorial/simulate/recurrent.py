@@ -126,7 +126,7 @@ def simulate_recurrent(
         Report progress (off by default): ``True`` shows the bins done, the elapsed time,
         an estimate of the time left and the mean count per bin, as a bar in a notebook
         or a text line on ``sys.stderr``; a callable receives a
-        :class:`~coupling_tutorial.SimulationProgress` every ``max(512, n_steps / 1000)``
+        :class:`~coupling_tutorial.SimulationProgress` every ``max(2048, n_steps / 1000)``
         bins or so (see :mod:`coupling_tutorial.progress`). The spikes do not depend on it.
 
     Returns
