@@ -29,12 +29,18 @@ def _default_tol(dtype) -> float:
     return 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-5
 
 
-def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, *, kind, solver, masked):
+def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, init=None, *, kind, solver,
+                masked):
+    """Fit from ``init = (W0, b0)`` (a warm start, e.g. along a regularisation path) or,
+    by default, from zero coefficients and the log mean counts."""
     pen = Penalty.of(kind, alpha, ratio, groups)
     N = Y.shape[1]
     F = X.shape[1]
-    W0 = jnp.zeros((F, N), X.dtype)
-    b0 = jnp.log(jnp.mean(Y, axis=0))
+    if init is None:
+        W0 = jnp.zeros((F, N), X.dtype)
+        b0 = jnp.log(jnp.mean(Y, axis=0))
+    else:
+        W0, b0 = (jnp.asarray(a, X.dtype) for a in init)
     n_cg = 0
     if solver == "newton":
         s = _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter,
