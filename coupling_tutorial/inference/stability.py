@@ -71,26 +71,41 @@ def predict_stability(model, basis, threshold=1.0):
 
     The fitted model is the network
     :math:`\mu_i(t) = \bar\nu_i\exp\big(\sum_j\sum_\ell h_{ij}[\ell]\,y_j(t-1-\ell)\big)`,
-    :math:`\bar\nu = e^{b}`, :math:`h` the filters ``ct.coupling_filters`` makes of its
-    coefficients. Chapter 5's :func:`~coupling_tutorial.linearize` finds its stationary
-    expected counts, the low fixed point of :math:`\nu = \bar\nu\,e^{H\nu}`
-    (:math:`H = \sum_\ell h[\ell]`), and the spectral radius :math:`\rho` of the linear
-    (Hawkes) kernel :math:`G_{ij}[\ell] = \nu_i h_{ij}[\ell]` there. The prediction is
+    :math:`y_j(t) \sim \mathrm{Poisson}(\mu_j(t))`, :math:`\bar\nu = e^{b}`, :math:`h` the
+    filters ``ct.coupling_filters`` makes of its coefficients.
 
-    * **runaway** if the rate equation has no fixed point: excitation feeds back through
-      the exponential faster than any rate can balance it, and every path diverges;
-    * **runaway** if :math:`\rho \ge` ``threshold``: the fixed point exists but
-      fluctuations around it grow;
+    Chapter 5 linearises it in the filters, around :math:`\nu = \bar\nu\,e^{H\nu}`. That
+    misses what makes an exp-link network run away: the exponential of a Poisson count is
+    not the exponential of its mean. For a Poisson count :math:`y` of mean :math:`\nu`,
+    :math:`E[e^{h y}] = e^{\nu(e^{h}-1)}` (its moment-generating function): an excitatory
+    weight acts like :math:`e^{h} - 1 > h` and an inhibitory one saturates at
+    :math:`e^{h} - 1 > -1`, so a strong refractory filter cannot hold back strong
+    excitation, however stable the linearisation in :math:`h` looks. Treating each past
+    count as an independent Poisson count of the stationary mean gives the self-consistent
+    rates
+
+    .. math::
+
+        \nu_i = \bar\nu_i \exp\Big(\sum_j \sum_\ell \big(e^{h_{ij}[\ell]} - 1\big)\,
+            \nu_j\Big),
+
+    Chapter 5's rate equation with the filters :math:`e^{h} - 1` (equal to :math:`h` to
+    first order). So :func:`~coupling_tutorial.linearize` is called on ``expm1(filters)``:
+    it returns these rates and the spectral radius :math:`\rho` of the kernel
+    :math:`G_{ij}[\ell] = \nu_i (e^{h_{ij}[\ell]} - 1)`, the linear response of the
+    mean-field rates to a perturbation. The prediction is
+
+    * **runaway** if the rate equation has no solution (Newton's method finds none):
+      the mean field has no stationary state, every path diverges;
+    * **runaway** if :math:`\rho \ge` ``threshold``;
     * **stable** otherwise.
 
-    The exponential makes this a prediction, not a theorem: with :math:`\rho < 1` the
-    low-rate state is locally stable, but a high-rate branch still exists beyond a
-    saddle, and a large enough fluctuation escapes to it (the exp-link network is
-    metastable). How often that happens within a simulation grows with its length and
-    with how close :math:`\rho` is to 1; ``threshold`` below 1 trades missed runaways for
-    false alarms. The benchmark ``benchmarks/model_checks.py`` measures the agreement with
-    :func:`~coupling_tutorial.simulate_recurrent` over fitted models from stable to
-    runaway (see Chapter 6).
+    It remains a prediction: near :math:`\rho = 1` the low-rate state is metastable (a
+    large fluctuation escapes past the saddle to the high-rate branch), and whether that
+    happens within a simulation depends on its length. ``threshold`` below 1 calls such
+    models runaways. The benchmark ``benchmarks/model_checks.py`` measures the agreement
+    with :func:`~coupling_tutorial.simulate_recurrent` over fitted models from stable to
+    runaway (see Chapter 6 for the numbers and the choice of the default).
 
     Parameters
     ----------
@@ -100,8 +115,7 @@ def predict_stability(model, basis, threshold=1.0):
     basis : array_like, shape ``(window_size, n_basis)``
         The basis of the coupling features.
     threshold : float
-        Spectral radius at or above which a runaway is predicted (default 1, the edge of
-        linear stability).
+        Spectral radius at or above which a runaway is predicted.
 
     Returns
     -------
@@ -121,13 +135,13 @@ def predict_stability(model, basis, threshold=1.0):
     >>> y = jax.random.poisson(jax.random.key(0), 0.1, (3000, 2))
     >>> model = ct.PopulationGLM().fit(ct.coupling_features(y, B), y)
     >>> res = ct.predict_stability(model, B)     # independent neurons: weak fitted coupling
-    >>> res.stable, res.fixed_point, bool(res.spectral_radius < 0.5)
-    (True, True, True)
+    >>> res.stable, res.fixed_point, round(res.spectral_radius, 2)
+    (True, True, 0.52)
     """
     filters, baseline = _model_filters(model, basis)
     check_positive(threshold, "threshold")
     try:
-        lin = linearize(filters, baseline)
+        lin = linearize(jnp.expm1(filters), baseline)
     except FixedPointError as err:
         rates = err.rates if err.rates is not None else jnp.full(baseline.shape, jnp.nan)
         return Stability(False, float("inf"), rates, False)
