@@ -143,7 +143,7 @@ def bench_cv(n_neurons, n_steps, n_basis=5, window=50, n_strengths=20, n_folds=5
 
 
 # ---------------------------------------------------------------------- stability
-def bench_stability(n_seeds, n_steps, horizon, max_rate):
+def bench_stability(seeds, n_steps, horizon, max_rate):
     n, K, W = 5, 4, 20
     basis = ct.raised_cosine_log_basis(K, W)
     print(f"## predict_stability vs simulate_recurrent (horizon {horizon} bins, max_rate "
@@ -152,7 +152,7 @@ def bench_stability(n_seeds, n_steps, horizon, max_rate):
     table = np.zeros((2, 2), int)  # [predicted runaway, observed runaway]
     wrong = []
     t0 = time.perf_counter()
-    for seed in range(n_seeds):
+    for seed in seeds:
         rng = np.random.default_rng(seed)
         for amp in [0.2, 0.5, 0.8]:
             A = amp * rng.uniform(0, 1, (n, n)) * (rng.uniform(size=(n, n)) < 0.6)
@@ -182,7 +182,7 @@ def bench_stability(n_seeds, n_steps, horizon, max_rate):
                     table[int(not pred.stable), int(ran)] += 1
                     if pred.stable == ran:
                         wrong.append((seed, amp, scale, shift, round(pred.spectral_radius, 3),
-                                      ran))
+                                      round(pred.branching_ratio, 3), ran))
     total = table.sum()
     print("| | simulation stays finite | simulation runs away |")
     print("|---|---|---|")
@@ -190,7 +190,7 @@ def bench_stability(n_seeds, n_steps, horizon, max_rate):
     print(f"| predicted runaway | {table[1, 0]} | {table[1, 1]} |")
     print(f"\nagreement {np.trace(table)}/{total} = {np.trace(table) / total:.3f} "
           f"({time.perf_counter() - t0:.0f} s); disagreements (seed, amp, scale, shift, rho, "
-          f"ran): {wrong}\n")
+          f"branching, ran): {wrong}\n")
 
 
 def main():
@@ -203,7 +203,10 @@ def main():
     if a.only in (None, "cv"):
         bench_cv(10 if a.quick else 20, 20_000 if a.quick else 50_000)
     if a.only in (None, "stability"):
-        bench_stability(2 if a.quick else 8, 20_000, 20_000, 1000.0)
+        # the default thresholds were chosen on seeds 0-7 (scale only, no shift): these
+        # networks were not used to choose them
+        bench_stability(range(100, 102) if a.quick else range(100, 108), 20_000, 20_000,
+                        1000.0)
 
 
 if __name__ == "__main__":

@@ -220,3 +220,80 @@ def test_cross_validate_rejects_a_neuron_silent_in_a_training_set():
     y[:10] = 1   # only in the first block: silent in fold 0's training rows
     with pytest.raises(ValueError, match=r"none for neuron\(s\) \[0\] in fold 0"):
         ct.cross_validate(np.ones((30, 1)), y, [0.1], n_folds=3, gap=0)
+
+
+# ------------------------------------------------------------------ stability
+@pytest.fixture(scope="module")
+def fitted_network():
+    B = ct.raised_cosine_log_basis(4, 20)
+    coef = np.zeros((4, 4, 4))
+    coef[np.arange(4), np.arange(4), 0] = -3.0
+    coef[0, 1, 1:3] = 0.8
+    coef[2, 3, 1:3] = 0.8
+    y, _ = ct.simulate_recurrent(coef, None, np.full(4, np.log(0.05)), jax.random.key(0),
+                                 None, B, jnp.zeros((20, 4)), n_steps=10_000)
+    return ct.PopulationGLM().fit(ct.coupling_features(y, B), y), B
+
+
+def scaled(model, factor):
+    m = copy.copy(model)
+    m._W = model._W * factor
+    return m
+
+
+def test_predict_stability_is_linearize_on_the_poisson_averaged_filters(fitted_network):
+    model, B = fitted_network
+    res = ct.predict_stability(model, B)
+    coef = np.asarray(model.coef_).reshape(4, 4, 4)               # (sender, basis, receiver)
+    h = np.einsum("lk,jki->lij", np.asarray(B), coef)             # (lag, receiver, sender)
+    lin = ct.linearize(np.expm1(h), np.exp(np.asarray(model.intercept_)))
+    assert res.fixed_point and res.stable
+    assert res.spectral_radius == pytest.approx(lin.spectral_radius, rel=1e-10)
+    np.testing.assert_allclose(res.rates, lin.rates, rtol=1e-10)
+    G0 = np.asarray(lin.rates)[:, None] * np.expm1(h).sum(0)      # static gain nu_i sum(e^h-1)
+    assert res.branching_ratio == pytest.approx(np.linalg.eigvals(G0).real.max(), rel=1e-10)
+    # the rates solve nu = nu0 exp(sum_l (e^h - 1) nu), checked directly
+    nu = np.asarray(res.rates)
+    rhs = np.exp(np.asarray(model.intercept_)) * np.exp(np.expm1(h).sum(0) @ nu)
+    np.testing.assert_allclose(nu, rhs, rtol=1e-9)
+
+
+def test_predict_stability_agrees_with_simulate_recurrent_on_clear_cases(fitted_network):
+    model, B = fitted_network
+    for factor, runs_away in [(1.0, False), (4.0, True)]:
+        m = scaled(model, factor)
+        pred = ct.predict_stability(m, B)
+        coef = ct.to_simulation_layout(ct.split_coupling(m._W, 4))
+        try:
+            ct.simulate_recurrent(coef, None, m._b, jax.random.key(1), None, B,
+                                  jnp.zeros((20, 4)), n_steps=5000)
+            ran = False
+        except ct.RunawayError:
+            ran = True
+        assert ran == runs_away and pred.stable == (not runs_away)
+    strong = ct.predict_stability(scaled(model, 4.0), B)
+    assert not strong.fixed_point and strong.spectral_radius == np.inf
+    assert strong.branching_ratio == np.inf
+    # Chapter 5's linearisation in h itself calls the same model stable (the refractory
+    # filters dominate it): the Poisson average is what sees the runaway
+    coef = np.asarray(scaled(model, 4.0)._W).reshape(4, 4, 4)
+    h = np.einsum("lk,jki->lij", np.asarray(B), coef)
+    assert ct.linearize(h, np.exp(np.asarray(model.intercept_))).spectral_radius < 1
+
+
+def test_predict_stability_bad_input(fitted_network):
+    model, B = fitted_network
+    with pytest.raises(ValueError, match=r"`model` must be fitted before use"):
+        ct.predict_stability(ct.PopulationGLM(), B)
+    with pytest.raises(ValueError, match=r"`model` must be a fitted PopulationGLM; got dict"):
+        ct.predict_stability({}, B)
+    with pytest.raises(ValueError, match=r"`basis` must have n_features / n_neurons = 16 / 4 "
+                                         r"columns .*; got 3 columns"):
+        ct.predict_stability(model, B[:, :3])
+    with pytest.raises(ValueError, match=r"`max_radius` must be positive and finite; got 0.0"):
+        ct.predict_stability(model, B, max_radius=0.0)
+    with pytest.raises(ValueError, match=r"`max_branching` must be positive and finite; got"):
+        ct.predict_stability(model, B, max_branching=-1.0)
+    glm = ct.GLM().fit(np.random.default_rng(0).standard_normal((100, 4)), np.ones(100))
+    with pytest.raises(ValueError, match=r"`model` must be a PopulationGLM fitted on an array"):
+        ct.predict_stability(glm, B[:, :1])

@@ -29,10 +29,11 @@ def _default_tol(dtype) -> float:
     return 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-5
 
 
-def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, init=None, *, kind, solver,
-                masked):
+def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, init=None, gram=None, *, kind,
+                solver, masked):
     """Fit from ``init = (W0, b0)`` (a warm start, e.g. along a regularisation path) or,
-    by default, from zero coefficients and the log mean counts."""
+    by default, from zero coefficients and the log mean counts. ``gram``: the Gram matrix
+    of ``X`` for "newton-cg" (``newton_cg._gram``), computed once for many fits."""
     pen = Penalty.of(kind, alpha, ratio, groups)
     N = Y.shape[1]
     F = X.shape[1]
@@ -46,7 +47,8 @@ def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, init=None, *, kind,
         s = _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter,
                         smooth=kind in ("none", "ridge"))
     elif solver == "newton-cg":
-        s = _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg=4 * (F + 1))
+        s = _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg=4 * (F + 1),
+                           G=gram)
         n_cg = s["n_cg"]
     else:
         s = _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter)

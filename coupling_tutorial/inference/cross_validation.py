@@ -13,14 +13,19 @@ import math
 import warnings
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._validation import _describe, as_array, check_counts, check_finite, check_int
 from ..glm._inputs import _valid_rows
 from ..glm.model import PopulationGLM
+from ..glm.newton_cg import _gram
 from ..glm.solve import _solve
 from ..links import EXP
+
+_gram_jit = jax.jit(_gram)
+
 
 __all__ = ["Fold", "CrossValidation", "time_folds", "cross_validate"]
 
@@ -249,8 +254,9 @@ def cross_validate(X, y, strengths, n_folds=5, *, gap, regularizer="Ridge", solv
                 "those neurons.")
         null = jnp.mean(ytr, axis=0)
         init = None
+        gram = _gram_jit(Xtr) if solver == "newton-cg" else None   # once per fold
         for j in range(s.size - 1, -1, -1):
-            out = _solve(Xtr, ytr, Mf, groups, float(s[j]), ratio, tol, maxiter, init,
+            out = _solve(Xtr, ytr, Mf, groups, float(s[j]), ratio, tol, maxiter, init, gram,
                          kind=kind, solver=solver, masked=M is not None)
             init = (out["W"], out["b"])
             conv[j, k] = np.asarray(out["converged"])
