@@ -193,7 +193,10 @@ def cross_validate(X, y, strengths, n_folds=5, *, gap, regularizer="Ridge", solv
         (``basis.shape[0]``) for coupling features (keyword only, to be stated).
     regularizer : {"Ridge", "Lasso", "ElasticNet", "GroupLasso"}
         As :class:`PopulationGLM`; ``solver``, ``tol``, ``maxiter`` and ``feature_mask``
-        too (``feature_mask`` an array of shape ``(n_features, n_neurons)``).
+        too (``feature_mask`` an array of shape ``(n_features, n_neurons)``). The default
+        solver is :class:`PopulationGLM`'s, except for ``"Ridge"``: ``"newton-cg"``, whose
+        preconditioner (the Gram matrix of the training rows) is computed once per fold
+        and reused along the path.
 
     Returns
     -------
@@ -218,11 +221,12 @@ def cross_validate(X, y, strengths, n_folds=5, *, gap, regularizer="Ridge", solv
     True
     """
     s = _check_strengths(strengths)
+    if regularizer is None or (isinstance(regularizer, str)
+                               and regularizer.lower() in ("none", "unregularized")):
+        raise ValueError("`regularizer` must be a penalty ('Ridge', 'Lasso', 'ElasticNet', "
+                         f"'GroupLasso') for a regularisation path; got {regularizer!r}.")
     model = PopulationGLM(regularizer, float(s[-1]), solver, tol, maxiter, feature_mask)
     kind, _, ratio = model._check_settings()
-    if kind == "none":
-        raise ValueError("`regularizer` must be a penalty ('Ridge', 'Lasso', 'ElasticNet', "
-                         "'GroupLasso') for a regularisation path; got None.")
     X = as_array(X, "X", ndim=2)
     y = as_array(y, "y", ndim=2)
     if y.shape[0] != X.shape[0]:
@@ -239,6 +243,8 @@ def cross_validate(X, y, strengths, n_folds=5, *, gap, regularizer="Ridge", solv
     M = model._mask_array(None, n_features, n_neurons)
     Mf = jnp.ones((n_features, n_neurons), X.dtype) if M is None else M.astype(X.dtype)
     groups = model._groups(kind, None, n_features)
+    if solver is None and kind == "ridge":
+        model.solver = "newton-cg"  # its preconditioner, the Gram matrix, is shared by the path
     solver, tol, maxiter = model._solver_settings(kind, n_features, X.dtype)
     bps = np.full((s.size, len(folds), n_neurons), np.nan)
     conv = np.zeros((s.size, len(folds), n_neurons), bool)

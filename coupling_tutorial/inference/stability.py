@@ -22,7 +22,7 @@ __all__ = ["Stability", "predict_stability"]
 
 
 class Stability(NamedTuple):
-    """Result of :func:`predict_stability`.
+    r"""Result of :func:`predict_stability`.
 
     Attributes
     ----------
@@ -35,11 +35,11 @@ class Stability(NamedTuple):
         G[\ell]` (``inf`` without a fixed point): 1 at the fold where the fixed point
         disappears.
     rates : jax.Array, shape ``(n_neurons,)``
-        Stationary expected counts per bin :math:`\\nu` of the linearisation (the last
+        Stationary expected counts per bin :math:`\nu` of the linearisation (the last
         Newton iterate, possibly non-finite, when there is no fixed point).
     fixed_point : bool
-        Whether the rate equation :math:`\\nu = \\bar\\nu\\,e^{H\\nu}` has a (low-rate)
-        solution at all.
+        Whether the Poisson-averaged rate equation of :func:`predict_stability` has a
+        (low-rate) solution at all.
     """
 
     stable: bool
