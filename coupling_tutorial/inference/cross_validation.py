@@ -246,7 +246,7 @@ def cross_validate(X, y, strengths, n_folds=5, *, gap, regularizer="Ridge", solv
     if solver is None and kind == "ridge":
         model.solver = "newton-cg"  # its preconditioner, the Gram matrix, is shared by the path
     solver, tol, maxiter = model._solver_settings(kind, n_features, X.dtype)
-    bps = np.full((s.size, len(folds), n_neurons), np.nan)
+    bps = np.full((s.size, len(folds), n_neurons), np.nan, dtype=X.dtype)
     conv = np.zeros((s.size, len(folds), n_neurons), bool)
     for k, fold in enumerate(folds):
         train = fold.train[valid[fold.train]]
