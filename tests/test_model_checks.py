@@ -98,8 +98,8 @@ def test_time_rescaling_rejection_rate_of_the_true_recurrent_model():
     B = ct.raised_cosine_log_basis(4, 20)
     coef = np.zeros((3, 3, 4))
     coef[np.arange(3), np.arange(3), 0] = -2.0
-    coef[0, 1, 1:3] = 1.0
-    coef[1, 2, 1:3] = 0.8
+    coef[0, 1, 1:3] = 0.8
+    coef[1, 2, 1:3] = 0.6
     b = np.full(3, np.log(0.05))
     rejected = 0
     for s in range(400):
