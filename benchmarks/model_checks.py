@@ -91,6 +91,14 @@ def bench_rescaling(n_null, n_power, n_steps):
                                ("missing refractory filter", no_refractory)]:
                 r = fitted_rate(y, mask)[:, 0]
                 rows[name].append(ct.time_rescaling_test(y[WINDOW:, 0], r, k2).p_value < 0.05)
+    # a memoryless model at high rates per bin (0.1-0.9), where binning matters most
+    rej = []
+    for s in range(1000, 1000 + 2 * n_null):
+        k_y, k_u = jax.random.split(jax.random.key(s))
+        rate = 0.5 + 0.4 * np.sin(2 * np.pi * np.arange(4000) / 300.0)
+        y = np.asarray(jax.random.poisson(k_y, rate))
+        rej.append(ct.time_rescaling_test(y, rate, k_u).p_value < 0.05)
+    rows["inhomogeneous Poisson, 4000 bins, 0.1-0.9 per bin (null)"] = rej
     for name, rej in rows.items():
         k, n = int(np.sum(rej)), len(rej)
         lo, hi = binom_ci(k, n)
