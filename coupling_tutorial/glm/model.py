@@ -261,12 +261,7 @@ class PopulationGLM:
                 f"got none for neuron(s) {silent.tolist()}. Their maximum-likelihood rate is 0 "
                 "(intercept -inf, for any penalty on the coefficients): drop them from the fit.")
         groups = self._groups(kind, structure, n_features)
-        solver = self.solver
-        if solver is None:
-            solver = ("newton" if kind not in ("none", "ridge")
-                      or n_features + 1 <= _NEWTON_MAX_FEATURES else "newton-cg")
-        tol = _default_tol(Xf.dtype) if self.tol is None else float(self.tol)
-        maxiter = _DEFAULT_MAXITER[solver] if self.maxiter is None else int(self.maxiter)
+        solver, tol, maxiter = self._solver_settings(kind, n_features, Xf.dtype)
         with _start(self.progress, f"{type(self).__name__} ({solver})", n_neurons=n_neurons,
                     tol=tol) as run:
             out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
@@ -288,6 +283,16 @@ class PopulationGLM:
             self.objective_ = float(self.objective_[0])
         self._warn(out, kind, solver, tol, maxiter)
         return self
+
+    def _solver_settings(self, kind, n_features, dtype):
+        """The solver, tolerance and iteration limit a fit uses (defaults resolved)."""
+        solver = self.solver
+        if solver is None:
+            solver = ("newton" if kind not in ("none", "ridge")
+                      or n_features + 1 <= _NEWTON_MAX_FEATURES else "newton-cg")
+        tol = _default_tol(dtype) if self.tol is None else float(self.tol)
+        maxiter = _DEFAULT_MAXITER[solver] if self.maxiter is None else int(self.maxiter)
+        return solver, tol, maxiter
 
     def _warn(self, out, kind, solver, tol, maxiter):
         conv = np.asarray(out["converged"])

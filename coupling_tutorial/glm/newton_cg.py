@@ -11,18 +11,25 @@ from .newton import _initial_state, _take_step
 from .objective import _data_loss, _line_search, _smooth_grad
 
 
-def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, progress=False):
+def _gram(X):
+    """Gram matrix (F+1, F+1) of [X, 1] over T: the Hessian at constant rates / mean(y)."""
+    T, F = X.shape
+    G = jnp.zeros((F + 1, F + 1), X.dtype)
+    colmean = jnp.sum(X, axis=0) / T
+    G = G.at[:F, :F].set(X.T @ X / T).at[:F, F].set(colmean).at[F, :F].set(colmean)
+    return G.at[F, F].set(1.0)
+
+
+def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, G=None,
+                   progress=False):
+    """``G``: :func:`_gram` of ``X`` if already computed (a path of fits on the same X)."""
     T, F = X.shape
     l2 = pen.l2
     N = Y.shape[1]
     dt = X.dtype
     low = jnp.float32 if jnp.finfo(dt).bits > 32 else dt
     Xl = X.astype(low)
-    # Gram matrix of [X, 1] (the Hessian at constant rates, up to a factor mean(y))
-    G = jnp.zeros((F + 1, F + 1), dt)
-    colmean = jnp.sum(X, axis=0) / T
-    G = G.at[:F, :F].set(X.T @ X / T).at[:F, F].set(colmean).at[F, :F].set(colmean)
-    G = G.at[F, F].set(1.0)
+    G = _gram(X) if G is None else G
     c = jnp.mean(Y, axis=0)  # (N,)
     if masked:
         ma = jnp.concatenate([M, jnp.ones((1, N), dt)], axis=0)  # (F+1, N)

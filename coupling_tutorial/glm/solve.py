@@ -29,20 +29,26 @@ def _default_tol(dtype) -> float:
     return 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-5
 
 
-def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, *, kind, solver, masked,
-                progress=False):
+def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, init=None, gram=None, *, kind,
+                solver, masked, progress=False):
+    """Fit from ``init = (W0, b0)`` (a warm start, e.g. along a regularisation path) or,
+    by default, from zero coefficients and the log mean counts. ``gram``: the Gram matrix
+    of ``X`` for "newton-cg" (``newton_cg._gram``), computed once for many fits."""
     pen = Penalty.of(kind, alpha, ratio, groups)
     N = Y.shape[1]
     F = X.shape[1]
-    W0 = jnp.zeros((F, N), X.dtype)
-    b0 = jnp.log(jnp.mean(Y, axis=0))
+    if init is None:
+        W0 = jnp.zeros((F, N), X.dtype)
+        b0 = jnp.log(jnp.mean(Y, axis=0))
+    else:
+        W0, b0 = (jnp.asarray(a, X.dtype) for a in init)
     n_cg = 0
     if solver == "newton":
         s = _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter,
                         smooth=kind in ("none", "ridge"), progress=progress)
     elif solver == "newton-cg":
         s = _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg=4 * (F + 1),
-                           progress=progress)
+                           G=gram, progress=progress)
         n_cg = s["n_cg"]
     else:
         s = _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, progress=progress)

@@ -16,3 +16,11 @@ One file per concept; the public names are re-exported here and at the top level
 """
 
 __all__: list[str] = []
+
+# model checking (time rescaling, cross-validation in time, stability before simulating)
+from . import cross_validation, stability, time_rescaling  # noqa: E402
+from .cross_validation import *  # noqa: E402,F401,F403
+from .stability import *  # noqa: E402,F401,F403
+from .time_rescaling import *  # noqa: E402,F401,F403
+
+__all__ += time_rescaling.__all__ + cross_validation.__all__ + stability.__all__
