@@ -15,4 +15,11 @@ the fitted model describes the data:
 One file per concept; the public names are re-exported here and at the top level.
 """
 
-__all__: list[str] = []
+from .confidence_bands import *  # noqa: F401,F403
+from .confidence_bands import __all__ as _confidence_bands
+from .connection_tests import *  # noqa: F401,F403
+from .connection_tests import __all__ as _connection_tests
+from .fdr import *  # noqa: F401,F403
+from .fdr import __all__ as _fdr
+
+__all__: list[str] = _connection_tests + _fdr + _confidence_bands
