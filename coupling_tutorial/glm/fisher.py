@@ -33,13 +33,14 @@ products (``newton._hessians``). With more features (where the fit uses Newton-C
 float32 products) the columns are centred and the products of each block of 256 samples are
 computed in float32 and summed in float64, about 3x faster. Their rounding reaches a
 variance amplified by its *variance inflation factor*
-:math:`\mathrm{VIF}_f = \Sigma_{ff}\sum_t\lambda_t (x_{tf}-\bar x_f)^2`; measured, the
-relative error of a variance is about :math:`\mathrm{VIF}\cdot u\, c/\sqrt T` (unit
-roundoff :math:`u = 2^{-24}`, block length :math:`c = 256`), e.g. ~3e-7 at VIF 10 and
-:math:`T = 50\,000`. Measured errors are 0.2-0.7 of it; neurons for which it exceeds 1e-6 (short recordings,
-strongly collinear features such as many basis functions on a short window) are recomputed
-with exact float64 products, so every variance is within ~1e-6 (relative) of the float64
-one; the tests and the benchmark compare the standard errors with statsmodels.
+:math:`\mathrm{VIF}_f = \Sigma_{ff}\sum_t\lambda_t (x_{tf}-\bar x_f)^2`. We estimate the
+relative error of a variance as :math:`\mathrm{VIF}\cdot u\, c/\sqrt T` (unit roundoff
+:math:`u = 2^{-24}`, block length :math:`c = 256`), e.g. 7e-7 at VIF 10 and
+:math:`T = 50\,000`; measured errors are 0.2-0.7 of this estimate. Neurons for which it
+exceeds 1e-6 (short recordings, strongly collinear features such as many basis functions on
+a short window) are recomputed with exact float64 products, so every variance is within
+~1e-6 (relative) of the float64 one; the tests and the benchmark compare the standard
+errors with statsmodels.
 """
 
 from __future__ import annotations

@@ -13,6 +13,23 @@ the fitted model describes the data:
 * predicting whether a fitted model runs away when simulated, before simulating it.
 
 One file per concept; the public names are re-exported here and at the top level.
+
+=============================================  ==========================================
+Chapter 6 section                              file
+=============================================  ==========================================
+The Fisher information and standard errors     ``glm/fisher.py``
+                                               (``PopulationGLM.standard_errors``)
+Confidence bands on filters                    ``confidence_bands.py``
+Testing every connection                       ``connection_tests.py`` (Wald, LR)
+Controlling the false discovery rate           ``fdr.py`` (Benjamini-Hochberg)
+=============================================  ==========================================
+
+``_coupling_blocks.py`` (private) finds the coupling columns of a fitted model and their
+covariance blocks. Layouts: tests and p-values are ``(n_senders, n_receivers)`` (entry
+``[j, i]`` is the filter ``j -> i``, as in the split layout ``(n_senders, n_basis,
+n_receivers)`` of :func:`coupling_tutorial.features.split_coupling`); bands are
+``(window_size, n_receivers, n_senders)`` as
+:func:`coupling_tutorial.features.coupling_filters`.
 """
 
 from .confidence_bands import *  # noqa: F401,F403

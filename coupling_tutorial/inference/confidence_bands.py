@@ -76,13 +76,15 @@ def filter_confidence_band(model, X, y, basis, level=0.95):
     Examples
     --------
     >>> import jax, jax.numpy as jnp, coupling_tutorial as ct
-    >>> B = ct.raised_cosine_log_basis(3, 10)
-    >>> counts = jax.random.poisson(jax.random.key(0), 0.2 * jnp.ones((3000, 2)))
-    >>> X, y = ct.coupling_features(counts, B)[10:], counts[10:]
-    >>> model = ct.PopulationGLM().fit(X, y)
-    >>> h, lo, hi = ct.filter_confidence_band(model, X, y, B)
-    >>> h.shape, bool((lo <= h).all() and (h <= hi).all())
-    ((10, 2, 2), True)
+    >>> basis = ct.raised_cosine_log_basis(2, 8)
+    >>> counts = jax.random.poisson(jax.random.key(2), jnp.full((2000, 3), 0.3))
+    >>> X = ct.coupling_features(counts, basis)   # first 8 rows NaN: dropped by the fit
+    >>> model = ct.PopulationGLM().fit(X, counts)
+    >>> band = ct.filter_confidence_band(model, X, counts, basis, level=0.9)
+    >>> band.filters.shape   # (window_size, n_receivers, n_senders)
+    (8, 3, 3)
+    >>> bool((band.lower <= band.filters).all() and (band.filters <= band.upper).all())
+    True
     """
     level = _check_level(level)
     basis = check_finite(as_array(basis, "basis", ndim=2), "basis")
