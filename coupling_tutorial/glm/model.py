@@ -38,6 +38,16 @@ class ConvergenceWarning(UserWarning):
     """The fit stopped before reaching the optimum, or the optimum may not exist."""
 
 
+def _check_spikes(totals):
+    """Raise unless every neuron's total count ``totals`` (n_neurons,) is positive."""
+    silent = np.flatnonzero(np.asarray(totals) == 0)
+    if silent.size:
+        raise ValueError(
+            f"`y` must have at least one spike per neuron in the rows used for fitting; "
+            f"got none for neuron(s) {silent.tolist()}. Their maximum-likelihood rate is 0 "
+            "(intercept -inf, for any penalty on the coefficients): drop them from the fit.")
+
+
 class PopulationGLM:
     r"""Poisson GLM (exp link) for a population of neurons, fitted to the optimum.
 
@@ -231,6 +241,9 @@ class PopulationGLM:
         self
         """
         kind, alpha, ratio = self._check_settings()
+        if getattr(X, "_lazy_design", False):  # a coupling_tutorial.scale.CouplingDesign
+            from ..scale._model import fit_design
+            return fit_design(self, X, y, kind, alpha, ratio)
         Xf, y, structure = self._prepare(X, y, fitting=True)
         n_samples, n_features = Xf.shape
         n_neurons = y.shape[1]
@@ -243,21 +256,25 @@ class PopulationGLM:
         M = self._mask_array(structure, n_features, n_neurons)
         masked = M is not None
         Mf = jnp.ones((n_features, n_neurons), Xf.dtype) if M is None else M.astype(Xf.dtype)
-        silent = np.flatnonzero(np.asarray(jnp.sum(y, axis=0)) == 0)
-        if silent.size:
-            raise ValueError(
-                f"`y` must have at least one spike per neuron in the rows used for fitting; "
-                f"got none for neuron(s) {silent.tolist()}. Their maximum-likelihood rate is 0 "
-                "(intercept -inf, for any penalty on the coefficients): drop them from the fit.")
+        _check_spikes(jnp.sum(y, axis=0))
         groups = self._groups(kind, structure, n_features)
+        solver, tol, maxiter = self._solver_settings(kind, n_features, Xf.dtype)
+        out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
+                     kind=kind, solver=solver, masked=masked)
+        return self._store_fit(out, M, structure, kind, solver, tol, maxiter)
+
+    def _solver_settings(self, kind, n_features, dtype):
+        """The solver, tolerance and iteration limit a fit uses (defaults filled in)."""
         solver = self.solver
         if solver is None:
             solver = ("newton" if kind not in ("none", "ridge")
                       or n_features + 1 <= _NEWTON_MAX_FEATURES else "newton-cg")
-        tol = _default_tol(Xf.dtype) if self.tol is None else float(self.tol)
+        tol = _default_tol(dtype) if self.tol is None else float(self.tol)
         maxiter = _DEFAULT_MAXITER[solver] if self.maxiter is None else int(self.maxiter)
-        out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
-                     kind=kind, solver=solver, masked=masked)
+        return solver, tol, maxiter
+
+    def _store_fit(self, out, M, structure, kind, solver, tol, maxiter):
+        """Set the fitted attributes from a solver's output, warn, return self."""
         self._W, self._b = out["W"], out["b"]
         self._fit_mask = M
         self.coef_ = _unflatten(self._W[:, 0] if self._single else self._W, structure)
@@ -317,6 +334,9 @@ class PopulationGLM:
             NaN where the row of ``X`` has NaN.
         """
         self._check_fitted()
+        if getattr(X, "_lazy_design", False):
+            from ..scale._model import predict_design
+            return predict_design(self, X)
         Xf, _, _ = self._prepare(X, None, fitting=False)
         if Xf.shape[1] != self._W.shape[0]:
             raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")
@@ -330,6 +350,9 @@ class PopulationGLM:
         -------
         jax.Array, shape ``(n_neurons,)`` (a scalar for :class:`GLM`)
         """
+        if getattr(X, "_lazy_design", False):
+            from ..scale._model import objective_design
+            return objective_design(self, X, y)
         Xf, y = self._score_data(X, y)
         kind, alpha, ratio = self._check_settings()
         groups = self._groups(kind, self._structure, Xf.shape[1])
@@ -379,8 +402,12 @@ class PopulationGLM:
         if not callable(aggregate_sample_scores):
             raise ValueError("`aggregate_sample_scores` must be callable; got "
                              f"{type(aggregate_sample_scores).__name__}.")
-        Xf, y = self._score_data(X, y)
-        rate = EXP.inverse(Xf @ self._W + self._b)
+        if getattr(X, "_lazy_design", False):
+            from ..scale._model import rate_design
+            y, rate = rate_design(self, X, y)
+        else:
+            Xf, y = self._score_data(X, y)
+            rate = EXP.inverse(Xf @ self._W + self._b)
         null = jnp.broadcast_to(jnp.mean(y, axis=0), y.shape)
 
         def ll(r):
