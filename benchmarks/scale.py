@@ -1,13 +1,14 @@
 """Benchmark: fitting a fully coupled GLM through the streamed ``ct.CouplingDesign``.
 
-    python benchmarks/scale.py [--quick] [--part fit|nemos|scaling|all] [--gpu-size]
+    flock /tmp/heavy.lock python benchmarks/scale.py [--quick] [--part fit|nemos|scaling|all]
 
 Data: ``--neurons`` (256) x ``--samples`` (300 000) bins of Poisson counts at 1 ms with
 per-neuron rates of 3-40 spikes/s and a shared slow modulation (numpy; the fitted
 coupling is near 0 but the fit does the full work), coupled through ``--basis`` (5) log
 raised cosines over ``--window`` (100) bins: a dense float64 design of
 T x N K x 8 bytes (3.07 GB at the default size). Every measurement runs in a fresh
-subprocess under ``flock /tmp/heavy.lock`` and reports its peak resident set
+subprocess (one after the other: run the script under ``flock`` on a shared machine) and
+reports its peak resident set
 (``ru_maxrss``, which includes the ~0.3 GB of Python + JAX + XLA).
 
 Parts (``all`` runs them one after the other):
@@ -45,7 +46,6 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NEMOS_PYTHON = os.environ.get("NEMOS_PYTHON", "/work/refenvs/nemos/bin/python")
-LOCK = os.environ.get("HEAVY_LOCK", "/tmp/heavy.lock")
 
 
 def make_counts(n_neurons, n_samples, seed=0):
@@ -166,15 +166,13 @@ CHILDREN = {"streamed": child_streamed, "iteration": child_iteration, "dense": c
 
 
 def run_child(mode, cfg, timeout=1200, python=None):
-    """Run a measurement in a fresh process (under the heavy-job lock); its JSON result."""
+    """Run a measurement in a fresh process; its JSON result."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if python is None:
         cmd = [sys.executable, __file__, "--child", mode, json.dumps(cfg)]
     else:
         cmd = [python, "-c", NEMOS_CHILD, json.dumps(cfg)]
         env.pop("PYTHONPATH")
-    if os.environ.get("SCALE_NO_LOCK") is None:
-        cmd = ["flock", LOCK] + cmd
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
