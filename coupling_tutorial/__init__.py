@@ -25,6 +25,10 @@ linear_response
 inference (subpackage)
     Standard errors, coupling tests, false discovery rate, confidence bands, goodness of
     fit, cross-validation in time and stability prediction (Chapter 6).
+scale (subpackage)
+    Fitting whole recordings: the lazy, streamed coupling design
+    (:class:`~coupling_tutorial.scale.CouplingDesign`), data parallel over devices and
+    processes (Scaling up).
 progress
     Opt-in progress displays of long fits and simulations (``progress=True``, or a
     callable receiving :class:`FitProgress` / :class:`SimulationProgress` reports).
@@ -48,7 +52,7 @@ shape conventions") or :mod:`coupling_tutorial.features`.
 
 from . import checks, plotting  # noqa: F401
 from . import (features, filters, glm, inference, lif, linear_response, links,  # noqa: F401
-               meanfield, progress, simulate)
+               meanfield, progress, scale, simulate)
 from .features import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
 from .glm import *  # noqa: F401,F403
@@ -57,10 +61,11 @@ from .lif import *  # noqa: F401,F403
 from .linear_response import *  # noqa: F401,F403
 from .meanfield import *  # noqa: F401,F403
 from .progress import *  # noqa: F401,F403
+from .scale import *  # noqa: F401,F403
 from .simulate import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
 __all__ = (filters.__all__ + features.__all__ + glm.__all__ + simulate.__all__
            + meanfield.__all__ + lif.__all__ + linear_response.__all__ + inference.__all__
-           + progress.__all__)
+           + progress.__all__ + scale.__all__)

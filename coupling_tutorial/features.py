@@ -33,6 +33,19 @@ __all__ = [
 ]
 
 
+def _hankel_product(segment, kernel):
+    """One chunk of a causal convolution: ``(C + W - 1,)`` counts -> ``(C, K)`` features.
+
+    Row ``i`` is ``segment[i:i + W] @ kernel``: the ``(C, W)`` Hankel matrix of the segment
+    times the time-reversed basis ``kernel`` (``(W, K)``). Shared by
+    :func:`_causal_convolve` and the streamed design of :mod:`coupling_tutorial.scale`.
+    """
+    window_size = kernel.shape[0]
+    chunk = segment.shape[0] - window_size + 1
+    hankel_index = jnp.arange(chunk)[:, None] + jnp.arange(window_size)[None, :]
+    return segment[hankel_index] @ kernel
+
+
 @jax.jit
 def _causal_convolve(counts, basis):
     """Jitted core of :func:`coupling_features` (shapes already checked).
@@ -55,14 +68,13 @@ def _causal_convolve(counts, basis):
     x = jnp.concatenate([jnp.zeros((window_size, n_neurons), counts.dtype), counts[:-1],
                          jnp.zeros((padded - n_samples, n_neurons), counts.dtype)])
     kernel = jnp.flip(basis, axis=0)
-    hankel_index = jnp.arange(chunk)[:, None] + jnp.arange(window_size)[None, :]
 
     def one_neuron(j, out):
         x_j = x[:, j]
 
         def one_chunk(c, block):
             segment = jax.lax.dynamic_slice(x_j, (c * chunk,), (chunk + window_size - 1,))
-            return jax.lax.dynamic_update_slice(block, segment[hankel_index] @ kernel,
+            return jax.lax.dynamic_update_slice(block, _hankel_product(segment, kernel),
                                                 (c * chunk, 0))
 
         block = jax.lax.fori_loop(0, n_chunks, one_chunk,

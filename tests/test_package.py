@@ -8,7 +8,7 @@ import pytest
 import coupling_tutorial as ct
 
 MODULES = ["filters", "features", "glm", "simulate", "meanfield", "lif", "linear_response",
-           "progress", "inference"]
+           "progress", "inference", "scale"]
 
 
 def test_each_module_is_reexported_at_top_level():

@@ -40,6 +40,16 @@ class ConvergenceWarning(UserWarning):
     """The fit stopped before reaching the optimum, or the optimum may not exist."""
 
 
+def _check_spikes(totals):
+    """Raise unless every neuron's total count ``totals`` (n_neurons,) is positive."""
+    silent = np.flatnonzero(np.asarray(totals) == 0)
+    if silent.size:
+        raise ValueError(
+            f"`y` must have at least one spike per neuron in the rows used for fitting; "
+            f"got none for neuron(s) {silent.tolist()}. Their maximum-likelihood rate is 0 "
+            "(intercept -inf, for any penalty on the coefficients): drop them from the fit.")
+
+
 class PopulationGLM:
     r"""Poisson GLM (exp link) for a population of neurons, fitted to the optimum.
 
@@ -243,6 +253,9 @@ class PopulationGLM:
         self
         """
         kind, alpha, ratio = self._check_settings()
+        if getattr(X, "_lazy_design", False):  # a coupling_tutorial.scale.CouplingDesign
+            from ..scale._model import fit_design
+            return fit_design(self, X, y, kind, alpha, ratio)
         Xf, y, structure = self._prepare(X, y, fitting=True)
         n_samples, n_features = Xf.shape
         n_neurons = y.shape[1]
@@ -255,12 +268,7 @@ class PopulationGLM:
         M = self._mask_array(structure, n_features, n_neurons)
         masked = M is not None
         Mf = jnp.ones((n_features, n_neurons), Xf.dtype) if M is None else M.astype(Xf.dtype)
-        silent = np.flatnonzero(np.asarray(jnp.sum(y, axis=0)) == 0)
-        if silent.size:
-            raise ValueError(
-                f"`y` must have at least one spike per neuron in the rows used for fitting; "
-                f"got none for neuron(s) {silent.tolist()}. Their maximum-likelihood rate is 0 "
-                "(intercept -inf, for any penalty on the coefficients): drop them from the fit.")
+        _check_spikes(jnp.sum(y, axis=0))
         groups = self._groups(kind, structure, n_features)
         solver, tol, maxiter = self._solver_settings(kind, n_features, Xf.dtype)
         with _start(self.progress, f"{type(self).__name__} ({solver})", n_neurons=n_neurons,
@@ -268,6 +276,10 @@ class PopulationGLM:
             out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
                          kind=kind, solver=solver, masked=masked, progress=run.on)
             run.finish_fit(out)
+        return self._store_fit(out, M, structure, kind, solver, tol, maxiter)
+
+    def _store_fit(self, out, M, structure, kind, solver, tol, maxiter):
+        """Set the fitted attributes from a solver's output, warn, return self."""
         self._W, self._b = out["W"], out["b"]
         self._fit_mask = M
         self.coef_ = _unflatten(self._W[:, 0] if self._single else self._W, structure)
@@ -337,6 +349,9 @@ class PopulationGLM:
             NaN where the row of ``X`` has NaN.
         """
         self._check_fitted()
+        if getattr(X, "_lazy_design", False):
+            from ..scale._model import predict_design
+            return predict_design(self, X)
         Xf, _, _ = self._prepare(X, None, fitting=False)
         if Xf.shape[1] != self._W.shape[0]:
             raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")
@@ -350,6 +365,9 @@ class PopulationGLM:
         -------
         jax.Array, shape ``(n_neurons,)`` (a scalar for :class:`GLM`)
         """
+        if getattr(X, "_lazy_design", False):
+            from ..scale._model import objective_design
+            return objective_design(self, X, y)
         Xf, y = self._score_data(X, y)
         kind, alpha, ratio = self._check_settings()
         groups = self._groups(kind, self._structure, Xf.shape[1])
@@ -399,8 +417,12 @@ class PopulationGLM:
         if not callable(aggregate_sample_scores):
             raise ValueError("`aggregate_sample_scores` must be callable; got "
                              f"{type(aggregate_sample_scores).__name__}.")
-        Xf, y = self._score_data(X, y)
-        rate = EXP.inverse(Xf @ self._W + self._b)
+        if getattr(X, "_lazy_design", False):
+            from ..scale._model import rate_design
+            y, rate = rate_design(self, X, y)
+        else:
+            Xf, y = self._score_data(X, y)
+            rate = EXP.inverse(Xf @ self._W + self._b)
         null = jnp.broadcast_to(jnp.mean(y, axis=0), y.shape)
 
         def ll(r):

@@ -20,16 +20,24 @@ def _hessians(X, R, M, l2):
     def one(args):
         r, m = args
         Xr = X * r[:, None]
-        Hww = X.T @ Xr / T
-        hwb = jnp.sum(Xr, axis=0) / T
-        H = jnp.zeros((F + 1, F + 1), X.dtype)
-        H = H.at[:F, :F].set(Hww + l2 * jnp.eye(F, dtype=X.dtype))
-        H = H.at[:F, F].set(hwb).at[F, :F].set(hwb).at[F, F].set(jnp.mean(r))
-        ma = jnp.concatenate([m, jnp.ones(1, m.dtype)])
-        scale = jnp.mean(jnp.diag(H))
-        return H * ma[:, None] * ma[None, :] + jnp.diag((1.0 - ma) * scale)
+        return _augmented_hessian(X.T @ Xr / T, jnp.sum(Xr, axis=0) / T, jnp.mean(r), m, l2)
 
     return jax.lax.map(one, (R.T, M.T))
+
+
+def _augmented_hessian(Hww, hwb, hbb, m, l2):
+    """One neuron's masked Hessian ``(F+1, F+1)`` of the smooth part from its blocks.
+
+    ``Hww = X^T diag(r) X / T``, ``hwb = X^T r / T``, ``hbb = mean(r)``; masked features
+    get a unit-scaled diagonal (so their step is exactly 0).
+    """
+    F = Hww.shape[0]
+    H = jnp.zeros((F + 1, F + 1), Hww.dtype)
+    H = H.at[:F, :F].set(Hww + l2 * jnp.eye(F, dtype=Hww.dtype))
+    H = H.at[:F, F].set(hwb).at[F, :F].set(hwb).at[F, F].set(hbb)
+    ma = jnp.concatenate([m, jnp.ones(1, m.dtype)])
+    scale = jnp.mean(jnp.diag(H))
+    return H * ma[:, None] * ma[None, :] + jnp.diag((1.0 - ma) * scale)
 
 
 def _inner_prox_newton(H, g, W, b, pen, inner_tol, max_inner):
@@ -91,8 +99,32 @@ def _take_step(s, W, b, eta, t, dW, db, Xd, active, ok, done):
     )
 
 
+def _newton_direction(H, gW, gb, W, b, M, pen, kkt, active, tol, smooth):
+    """The (proximal) Newton step ``(dW, db)`` of every neuron and its predicted decrease.
+
+    ``H``: augmented Hessians ``(N, F+1, F+1)``; ``gW, gb``: gradient of the smooth part.
+    Smooth penalties: a Cholesky solve; otherwise the quadratic model plus the penalty is
+    minimised by :func:`_inner_prox_newton`. Inactive neurons get a zero step.
+    """
+    F = W.shape[0]
+    g = jnp.concatenate([gW, gb[None]], axis=0)
+    if smooth:
+        Lc = jnp.linalg.cholesky(H)
+        d = -jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),
+                      (0, 1), 1)(Lc, g)
+        dW, db = d[:F] * M, d[F]
+        decrease = jnp.sum(g * d, axis=0)
+        decrease = jnp.where(jnp.isfinite(decrease), decrease, 0.0)
+    else:
+        inner_tol = jnp.maximum(0.1 * jnp.min(jnp.where(active, kkt, jnp.inf)), 0.01 * tol)
+        dW, db = _inner_prox_newton(H, g, W, b, pen, inner_tol, 20_000)
+        dW = dW * M
+        decrease = (jnp.sum(gW * dW, axis=0) + gb * db
+                    + pen.nonsmooth(W + dW) - pen.nonsmooth(W))
+    return jnp.where(active, dW, 0.0), jnp.where(active, db, 0.0), decrease
+
+
 def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth, progress=False):
-    T, F = X.shape
     N = Y.shape[1]
 
     def cond(s):
@@ -105,24 +137,9 @@ def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth, progress=False):
         kkt = pen.kkt_residual(W, gW, gb, M)
         done = active & (kkt <= tol)
         H = _hessians(X, R, M, pen.l2)
-        g = jnp.concatenate([gW, gb[None]], axis=0)
         f0 = _data_loss(eta, Y) + pen.ridge(W) + pen.nonsmooth(W)
         _report_fit(progress, s["k"], f0, kkt, active)
-        if smooth:
-            Lc = jnp.linalg.cholesky(H)
-            d = -jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),
-                          (0, 1), 1)(Lc, g)
-            dW, db = d[:F] * M, d[F]
-            decrease = jnp.sum(g * d, axis=0)
-            decrease = jnp.where(jnp.isfinite(decrease), decrease, 0.0)
-        else:
-            inner_tol = jnp.maximum(0.1 * jnp.min(jnp.where(active, kkt, jnp.inf)), 0.01 * tol)
-            dW, db = _inner_prox_newton(H, g, W, b, pen, inner_tol, 20_000)
-            dW = dW * M
-            decrease = (jnp.sum(gW * dW, axis=0) + gb * db
-                        + pen.nonsmooth(W + dW) - pen.nonsmooth(W))
-        dW = jnp.where(active, dW, 0.0)
-        db = jnp.where(active, db, 0.0)
+        dW, db, decrease = _newton_direction(H, gW, gb, W, b, M, pen, kkt, active, tol, smooth)
         Xd = X @ dW + db
         t, ok = _line_search(eta, Xd, W, dW, b, db, Y, f0, decrease, active, pen)
         return _take_step(s, W, b, eta, t, dW, db, Xd, active, ok, done)

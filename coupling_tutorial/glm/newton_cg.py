@@ -11,26 +11,29 @@ from .newton import _initial_state, _take_step
 from .objective import _data_loss, _line_search, _smooth_grad
 
 
-def _gram(X):
-    """Gram matrix (F+1, F+1) of [X, 1] over T: the Hessian at constant rates / mean(y)."""
-    T, F = X.shape
-    G = jnp.zeros((F + 1, F + 1), X.dtype)
-    colmean = jnp.sum(X, axis=0) / T
-    G = G.at[:F, :F].set(X.T @ X / T).at[:F, F].set(colmean).at[F, :F].set(colmean)
+def _augmented_gram(XtX, colmean):
+    """Gram matrix ``(F+1, F+1)`` of ``[X, 1]`` over the samples from ``XtX = X^T X / T``
+    and ``colmean = X^T 1 / T``: the Hessian at constant rates, up to the mean count."""
+    F = XtX.shape[0]
+    G = jnp.zeros((F + 1, F + 1), XtX.dtype)
+    G = G.at[:F, :F].set(XtX).at[:F, F].set(colmean).at[F, :F].set(colmean)
     return G.at[F, F].set(1.0)
 
 
-def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, G=None,
-                   progress=False):
-    """``G``: :func:`_gram` of ``X`` if already computed (a path of fits on the same X)."""
-    T, F = X.shape
-    l2 = pen.l2
-    N = Y.shape[1]
-    dt = X.dtype
-    low = jnp.float32 if jnp.finfo(dt).bits > 32 else dt
-    Xl = X.astype(low)
-    G = _gram(X) if G is None else G
-    c = jnp.mean(Y, axis=0)  # (N,)
+def _gram(X):
+    """:func:`_augmented_gram` of a dense ``X`` (computed once for a path of fits)."""
+    T = X.shape[0]
+    return _augmented_gram(X.T @ X / T, jnp.sum(X, axis=0) / T)
+
+
+def _gram_preconditioner(G, c, M, l2, masked):
+    r"""CG preconditioner: the Hessian at constant rates :math:`c_i G + l_2 I` per neuron.
+
+    ``G``: the Gram matrix of ``[X, 1]`` (:func:`_augmented_gram`); ``c``: mean count per
+    neuron ``(N,)``. Returns a function ``V (F+1, N) -> P^{-1} V``.
+    """
+    F, N = M.shape
+    dt = G.dtype
     if masked:
         ma = jnp.concatenate([M, jnp.ones((1, N), dt)], axis=0)  # (F+1, N)
 
@@ -52,6 +55,56 @@ def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, G=None,
         def precond(V):
             return Q @ ((Q.T @ V) / denom)
 
+    return precond
+
+
+def _truncated_cg(hv, precond, g, active, Mf, maxcg, floor):
+    """Approximate Newton direction ``-H^{-1} g`` per neuron by preconditioned CG.
+
+    ``hv(V)``: Hessian-vector products ``(F+1, N) -> (F+1, N)``. Stops each neuron when its
+    preconditioned residual fell by the forcing term ``min(0.5, (r'z)^(1/4))^2`` (at least
+    ``floor``). Returns the direction ``(F+1, N)`` (0 for inactive neurons) and the number
+    of CG iterations.
+    """
+    r0 = jnp.where(active, -g, 0.0)
+    z0 = precond(r0) * Mf
+    rz0 = jnp.sum(r0 * z0, axis=0)
+    forcing = jnp.clip(jnp.sqrt(jnp.sqrt(jnp.maximum(rz0, 0.0))), floor, 0.5)
+    target = forcing**2 * rz0
+
+    def cg_cond(cs):
+        d, r, p, rz, j = cs
+        return (j < maxcg) & jnp.any(rz > target)
+
+    def cg_body(cs):
+        d, r, p, rz, j = cs
+        act = rz > target
+        Hp = hv(p)
+        pHp = jnp.sum(p * Hp, axis=0)
+        a = jnp.where(act & (pHp > 0), rz / jnp.where(pHp > 0, pHp, 1.0), 0.0)
+        d = d + a * p
+        r = r - a * Hp
+        z = precond(r) * Mf
+        rzn = jnp.sum(r * z, axis=0)
+        p = jnp.where(act, z + (rzn / jnp.where(rz > 0, rz, 1.0)) * p, p)
+        return d, r, p, jnp.where(act, rzn, rz), j + 1
+
+    d, _, _, _, ncg = jax.lax.while_loop(
+        cg_cond, cg_body, (jnp.zeros_like(g), r0, z0, rz0, 0))
+    return jnp.where(active, d, 0.0), ncg
+
+
+def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, G=None,
+                   progress=False):
+    """``G``: :func:`_gram` of ``X`` if already computed (a path of fits on the same X)."""
+    T, F = X.shape
+    l2 = pen.l2
+    N = Y.shape[1]
+    dt = X.dtype
+    low = jnp.float32 if jnp.finfo(dt).bits > 32 else dt
+    Xl = X.astype(low)
+    G = _gram(X) if G is None else G
+    precond = _gram_preconditioner(G, jnp.mean(Y, axis=0), M, l2, masked)
     Mf = jnp.concatenate([M, jnp.ones((1, N), dt)], axis=0)
     floor = 1e-5 if jnp.finfo(low).bits <= 32 else 1e-10
 
@@ -73,32 +126,7 @@ def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, G=None,
             out = jnp.concatenate([Xl.T @ U, jnp.sum(U, axis=0)[None]], axis=0)
             return (out.astype(dt) / T) * Mf + l2 * V.at[F].set(0.0)
 
-        r0 = jnp.where(active, -g, 0.0)
-        z0 = precond(r0) * Mf
-        rz0 = jnp.sum(r0 * z0, axis=0)
-        forcing = jnp.clip(jnp.sqrt(jnp.sqrt(jnp.maximum(rz0, 0.0))), floor, 0.5)
-        target = forcing**2 * rz0
-
-        def cg_cond(cs):
-            d, r, p, rz, j = cs
-            return (j < maxcg) & jnp.any(rz > target)
-
-        def cg_body(cs):
-            d, r, p, rz, j = cs
-            act = rz > target
-            Hp = hv(p)
-            pHp = jnp.sum(p * Hp, axis=0)
-            a = jnp.where(act & (pHp > 0), rz / jnp.where(pHp > 0, pHp, 1.0), 0.0)
-            d = d + a * p
-            r = r - a * Hp
-            z = precond(r) * Mf
-            rzn = jnp.sum(r * z, axis=0)
-            p = jnp.where(act, z + (rzn / jnp.where(rz > 0, rz, 1.0)) * p, p)
-            return d, r, p, jnp.where(act, rzn, rz), j + 1
-
-        d, _, _, _, ncg = jax.lax.while_loop(
-            cg_cond, cg_body, (jnp.zeros_like(g), r0, z0, rz0, 0))
-        d = jnp.where(active, d, 0.0)
+        d, ncg = _truncated_cg(hv, precond, g, active, Mf, maxcg, floor)
         dW, db = d[:F], d[F]
         decrease = jnp.sum(g * d, axis=0)
         Xd = X @ dW + db

@@ -24,13 +24,20 @@ def _smooth_grad(X, Y, eta, W, M, l2):
     return gW, gb
 
 
-def _line_search(eta, Xd, W, dW, b, db, Y, f0, decrease, active, pen):
-    """Backtracking (Armijo) step per neuron along (dW, db); Xd = X @ dW + db."""
+def _line_search(eta, Xd, W, dW, b, db, Y, f0, decrease, active, pen, data_loss_at=None):
+    """Backtracking (Armijo) step per neuron along (dW, db); Xd = X @ dW + db.
+
+    ``data_loss_at(t)``, if given, replaces ``_data_loss(eta + t * Xd, Y)`` (a streamed
+    design computes it chunk by chunk and passes ``eta = Xd = Y = None``).
+    """
     n = f0.shape[0]
+    if data_loss_at is None:
+        def data_loss_at(t):
+            return _data_loss(eta + t * Xd, Y)
 
     def full(t):
         Wn = W + t * dW
-        return _data_loss(eta + t * Xd, Y) + pen.ridge(Wn) + pen.nonsmooth(Wn)
+        return data_loss_at(t) + pen.ridge(Wn) + pen.nonsmooth(Wn)
 
     def cond(s):
         t, ok, k = s

@@ -1,0 +1,99 @@
+"""What :class:`~coupling_tutorial.glm.PopulationGLM` does with a
+:class:`~coupling_tutorial.scale.CouplingDesign` ``X`` (fit, predict, objective, score)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..glm.model import _check_spikes
+from ..links import EXP
+from ._streamed import _Data, _objective_design, _predictor_design, _solve_design
+
+_STREAMED_SOLVERS = ("newton", "newton-cg")
+
+
+def _data(design, y):
+    targets = None if y is None else design.targets(y)
+    return _Data(design.counts, design.inputs, targets, design.basis)
+
+
+def _n_targets(model, y):
+    a = np.shape(y)
+    if model._single:
+        if len(a) != 1:
+            raise ValueError(f"`y` must be 1-D; got a {len(a)}-D array of shape {a}.")
+        return 1
+    if len(a) != 2:
+        raise ValueError(f"`y` must be 2-D; got a {len(a)}-D array of shape {a}.")
+    return a[1]
+
+
+def fit_design(model, design, y, kind, alpha, ratio):
+    """``model.fit(design, y)``: the streamed fit (same optimum as the dense design)."""
+    n_features = design.shape[1]
+    n_targets = _n_targets(model, y)
+    data = _data(design, y)
+    _check_spikes(jnp.sum(data.targets, axis=(0, 1), dtype=jnp.int64
+                          if design.dtype == np.float64 else jnp.int32))
+    M = model._mask_array(None, n_features, n_targets)
+    masked = M is not None
+    dt = design.dtype
+    Mf = jnp.ones((n_features, n_targets), dt) if M is None else M.astype(dt)
+    groups = model._groups(kind, None, n_features)
+    solver, tol, maxiter = model._solver_settings(kind, n_features, dt)
+    if solver not in _STREAMED_SOLVERS:
+        raise ValueError(f"`solver` must be one of {_STREAMED_SOLVERS} (or None) with a "
+                         f"CouplingDesign; got {solver!r}.")
+    out = _solve_design(data, Mf, groups, alpha, ratio, tol, maxiter, geo=design._static(),
+                        kind=kind, solver=solver, masked=masked, mesh=design.mesh)
+    model._structure = None
+    return model._store_fit(out, M, None, kind, solver, tol, maxiter)
+
+
+def _check_design(model, design):
+    model._check_fitted()
+    if model._structure is not None:
+        raise ValueError("`X` must have the structure used in fit (a dict with keys/columns "
+                         f"{model._structure}); got a CouplingDesign.")
+    if design.shape[1] != model._W.shape[0]:
+        raise ValueError(f"`X` must have {model._W.shape[0]} features; "
+                         f"got a CouplingDesign with {design.shape[1]}.")
+
+
+def _linear_predictor(model, design):
+    """``X W + b`` for the rows of the design, ``(n_rows, n_neurons)``."""
+    eta = _predictor_design(_data(design, None), model._W, model._b, geo=design._static(),
+                            mesh=design.mesh)
+    return eta.reshape(-1, eta.shape[-1])[:design.n_rows]
+
+
+def predict_design(model, design):
+    """``model.predict(design)``: rates ``(n_samples, n_neurons)``, NaN in the first
+    ``window_size`` rows (as the dense design's NaN rows)."""
+    _check_design(model, design)
+    rate = EXP.inverse(_linear_predictor(model, design))
+    rate = jnp.concatenate([jnp.full((design.window_size, rate.shape[1]), jnp.nan,
+                                     rate.dtype), rate])
+    return rate[:, 0] if model._single else rate
+
+
+def objective_design(model, design, y):
+    """``model.objective(design, y)``, streamed."""
+    _check_design(model, design)
+    _n_targets(model, y)
+    kind, alpha, ratio = model._check_settings()
+    groups = model._groups(kind, None, design.shape[1])
+    f = _objective_design(_data(design, y), model._W, model._b, groups, alpha, ratio,
+                          geo=design._static(), kind=kind, mesh=design.mesh)
+    return f[0] if model._single else f
+
+
+def rate_design(model, design, y):
+    """Targets ``y[window_size:]`` and rates ``(n_rows, n_neurons)`` for ``score``."""
+    _check_design(model, design)
+    _n_targets(model, y)
+    design.targets(y)  # (checks y)
+    y = jnp.asarray(np.asarray(y)[design.window_size:], design.dtype)
+    y = y[:, None] if y.ndim == 1 else y
+    return y, EXP.inverse(_linear_predictor(model, design))
