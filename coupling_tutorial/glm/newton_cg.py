@@ -10,7 +10,7 @@ from .newton import _initial_state, _take_step
 from .objective import _data_loss, _line_search, _smooth_grad
 
 
-def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg):
+def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, scale):
     T, F = X.shape
     l2 = pen.l2
     N = Y.shape[1]
@@ -55,7 +55,7 @@ def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg):
         R = EXP.inverse(eta)  # Hessian weights (canonical link)
         Rl = R.astype(low)
         gW, gb = _smooth_grad(X, Y, eta, W, M, l2)
-        kkt = jnp.maximum(jnp.max(jnp.abs(gW * M), axis=0), jnp.abs(gb))
+        kkt = pen.smooth_part().kkt_residual(W, gW, gb, M, scale)
         done = active & (kkt <= tol)
         g = jnp.concatenate([gW, gb[None]], axis=0)
 

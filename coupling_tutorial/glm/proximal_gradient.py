@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from .objective import _data_loss, _MAX_HALVINGS, _smooth_grad
 
 
-def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter):
+def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, scale):
     T, F = X.shape
     N = Y.shape[1]
     dt = X.dtype
@@ -59,8 +59,9 @@ def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter):
 
         step, _, _ = jax.lax.while_loop(bt_cond, bt_body, (step, ~active, 0))
         Wn, bn, _ = trial(step)
-        # gradient mapping at V: the first-order optimality measure
-        gmap = jnp.maximum(jnp.max(jnp.abs(Wn - VW), axis=0, initial=0.0),
+        # gradient mapping at V: the first-order optimality measure (column-scaled as the
+        # KKT residual of the Newton solvers)
+        gmap = jnp.maximum(jnp.max(jnp.abs(Wn - VW) / scale[:, None], axis=0, initial=0.0),
                            jnp.abs(bn - Vb)) / step
         done = active & (gmap <= tol)
         tn = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * tk * tk))
