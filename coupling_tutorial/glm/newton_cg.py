@@ -38,11 +38,15 @@ def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, scale):
                             (0, 1), 1)(chol, V)
     else:
         lam, Q = jnp.linalg.eigh(G)
-        lam = jnp.maximum(lam, jnp.finfo(dt).eps * lam[-1] * (F + 1))
-        denom = c[None, :] * lam[:, None] + l2  # (F+1, N)
+        floor = jnp.finfo(dt).eps * lam[-1] * (F + 1)
+        # without a ridge, directions in the null space of [X, 1] (a constant or redundant
+        # column) are left out: amplified by 1/floor, their round-off would swamp the step
+        keep = (lam > 10 * floor) | (l2 > 0)
+        inv = jnp.where(keep[:, None],
+                        1.0 / (c[None, :] * jnp.maximum(lam, floor)[:, None] + l2), 0.0)
 
         def precond(V):
-            return Q @ ((Q.T @ V) / denom)
+            return Q @ ((Q.T @ V) * inv)
 
     Mf = jnp.concatenate([M, jnp.ones((1, N), dt)], axis=0)
     floor = 1e-5 if jnp.finfo(low).bits <= 32 else 1e-10

@@ -88,7 +88,7 @@ def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, *, kind, solver, ma
     # the verdict is taken at the returned coefficients (the loop tests the iterate before
     # its last step): finite, and the KKT residual at most tol
     finite = jnp.all(jnp.isfinite(W), axis=0) & jnp.isfinite(s["b"]) & jnp.isfinite(kkt)
-    converged = s["converged"] & finite & (kkt <= tol)
+    converged = finite & (kkt <= tol)
     return dict(W=W, b=s["b"], n_iter=s["n_iter"], converged=converged, kkt=kkt,
                 objective=f, lowest=lowest, last_step=s["last_step"], n_cg=n_cg)
 
