@@ -18,7 +18,8 @@ def result_float_dtype(*values):
     """The float dtype to compute in: the promotion of the inputs' own float dtypes.
 
     Python numbers and JAX's weakly typed scalars do not count (as in ``jax.numpy``);
-    complex inputs count with their real dtype; half precision is raised to float32; without any float input, :func:`float_dtype`.
+    complex inputs count with their real dtype; half precision is raised to float32;
+    without any float input, :func:`float_dtype`.
     """
     dtypes = []
     for v in values:

@@ -187,7 +187,8 @@ def _relax(nu, res, jac_fn, tol, max_iter):
             nu = np.maximum(nu + step, 0.0)
             f, jac = (np.asarray(a) for a in jac_fn(nu))
             norm = np.max(np.abs(f))
-            if norm < _tol_at(nu, tol, f.dtype) and np.max(np.abs(step)) < _tol_at(nu, tol, f.dtype):
+            tol_nu = _tol_at(nu, tol, f.dtype)
+            if norm < tol_nu and np.max(np.abs(step)) < tol_nu:
                 return nu, norm, it, True
             h = min(1.5 * h, 1e6)
         else:
