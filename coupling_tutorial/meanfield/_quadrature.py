@@ -34,7 +34,7 @@ def _gauss_legendre(order: int):
 
 
 def _erfcx_integral(lo, hi, order: int, width=None):
-    r""":math:`\int_{lo}^{hi} \operatorname{erfcx}(s)\,ds`, ``order``-point Gauss-Legendre in log1p(s).
+    r""":math:`\int_{lo}^{hi} \operatorname{erfcx}(s)\,ds` by Gauss-Legendre in log1p(s).
 
     ``width`` is ``hi - lo`` when known more precisely than the difference (for
     :math:`|y| \gg (V_\mathrm{th} - V_r)/\sigma` the two limits round to one number);
