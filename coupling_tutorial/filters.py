@@ -207,10 +207,16 @@ def difference_of_gammas(
     x = jnp.linspace(0.0, x_max, window_size)
     h = (_gamma_dist.pdf(x, excit_a, scale=1.0 / excit_b)
          - _gamma_dist.pdf(x, inhib_a, scale=1.0 / inhib_b))
+    if float(inhib_a) == float(excit_a) and float(inhib_b) == float(excit_b):
+        raise ValueError(
+            "`inhib_a`, `inhib_b` must differ from `excit_a`, `excit_b` (identical gammas "
+            f"have a zero difference); got both ({float(inhib_a)!r}, {float(inhib_b)!r}).")
     norm = jnp.linalg.norm(h)
-    if float(norm) == 0.0:
-        raise ValueError("The two gammas are identical, so their difference is zero; "
-                         "choose different inhibitory and excitatory parameters.")
+    if not float(norm) > 0.0:  # different gammas, equal (or underflowing) at every sample
+        raise ValueError(
+            f"`window_size` must sample the gammas where they differ; got {window_size}: "
+            f"the two densities are equal at all {window_size} sample(s) of "
+            f"[0, {float(x_max):.3g}] (e.g. both 0 at lag 0). Use a larger `window_size`.")
     return h / norm
 
 

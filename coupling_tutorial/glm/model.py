@@ -28,6 +28,7 @@ from .solve import (
     _DEFAULT_MAXITER,
     _default_tol,
     _NEWTON_MAX_FEATURES,
+    _redundant_columns,
     _SCORES,
     _solve,
     _SOLVERS,
@@ -37,7 +38,8 @@ __all__ = ["PopulationGLM", "GLM", "ConvergenceWarning", "StandardErrors"]
 
 
 class ConvergenceWarning(UserWarning):
-    """The fit stopped before reaching the optimum, or the optimum may not exist."""
+    """The fit stopped before reaching the optimum, or the optimum may not exist or not be
+    unique (the coefficients are then not identifiable)."""
 
 
 def _check_spikes(totals):
@@ -246,11 +248,23 @@ class PopulationGLM:
         X : array_like, shape ``(n_samples, n_features)``, or dict of such arrays
             Design matrix; rows with NaN are dropped (with the same rows of ``y``).
         y : array_like, shape ``(n_samples, n_neurons)``
-            Spike counts (non-negative integers).
+            Spike counts (non-negative integers). Rows with NaN are dropped too (as NeMoS
+            does), with a ``UserWarning`` when ``X`` is finite in those rows.
 
         Returns
         -------
         self
+
+        Notes
+        -----
+        Guarantees: the coefficients are finite, and ``converged_`` is True only where the
+        KKT residual at the returned coefficients is at most ``tol``. The residual is
+        measured in standardised columns (each feature's entry divided by its column's RMS),
+        so the test does not depend on the units of ``X``. Without a penalty, a
+        rank-deficient design (a constant column, duplicated or collinear columns) has
+        many optima with the same objective: the Newton solver then takes minimum-norm
+        steps and returns one of them, with a ``ConvergenceWarning`` that the coefficients
+        are not identifiable.
         """
         kind, alpha, ratio = self._check_settings()
         if getattr(X, "_lazy_design", False):  # a coupling_tutorial.scale.CouplingDesign
@@ -261,6 +275,10 @@ class PopulationGLM:
         n_neurons = y.shape[1]
         valid = _valid_rows(Xf, y)
         if valid is not None:
+            n_y = int(jnp.sum(jnp.any(jnp.isnan(y), axis=1) & ~jnp.any(jnp.isnan(Xf), axis=1)))
+            if n_y:
+                warnings.warn(f"`y` has NaN in {n_y} row(s) where `X` is finite; these rows "
+                              "are dropped from the fit.", UserWarning, stacklevel=2)
             Xf, y = Xf[valid], y[valid]
         if not bool(jnp.all(jnp.isfinite(Xf))):  # (np.asarray(X) would keep a copy of X)
             check_finite(Xf, "X")
@@ -276,7 +294,20 @@ class PopulationGLM:
             out = _solve(Xf, y, Mf, groups, alpha, ratio, tol, maxiter,
                          kind=kind, solver=solver, masked=masked, progress=run.on)
             run.finish_fit(out)
-        return self._store_fit(out, M, structure, kind, solver, tol, maxiter)
+        self._store_fit(out, M, structure, kind, solver, tol, maxiter)
+        if alpha == 0.0:
+            redundant = _redundant_columns(Xf, Mf)
+            if redundant.any():
+                who = "" if self._single else " for neuron(s) {}".format(
+                    np.flatnonzero(redundant).tolist()[:10])
+                warnings.warn(
+                    f"The coefficients are not identifiable{who}: the design with the "
+                    f"intercept has {int(redundant.max())} redundant direction(s) (a constant, "
+                    "duplicated or collinear column), so the unpenalised optimum is not "
+                    "unique. One optimum (finite, same objective) is returned; remove the "
+                    "redundant columns or add a ridge penalty.", ConvergenceWarning,
+                    stacklevel=2)
+        return self
 
     def _store_fit(self, out, M, structure, kind, solver, tol, maxiter):
         """Set the fitted attributes from a solver's output, warn, return self."""

@@ -40,6 +40,28 @@ def _augmented_hessian(Hww, hwb, hbb, m, l2):
     return H * ma[:, None] * ma[None, :] + jnp.diag((1.0 - ma) * scale)
 
 
+def _min_norm_step(H, g):
+    """Minimum-norm Newton step ``-H^+ g`` per neuron (H: (N, P, P), g: (P, N)).
+
+    The Hessian is first equilibrated (``D^{-1/2} H D^{-1/2}``, ``D = diag H``), so that
+    badly scaled columns of ``X`` do not cost precision, then inverted on its range: the
+    eigenvalues below ``10 P eps`` times the largest are treated as 0. With a
+    rank-deficient design (a constant, duplicated or collinear column) the unpenalised
+    optimum is not unique and ``H`` is singular; the step then stays in the range of ``H``
+    (a Cholesky solve would return NaN), so the iterates stay finite and reach one optimum.
+    """
+    P = H.shape[-1]
+    dg = jnp.diagonal(H, axis1=1, axis2=2)  # (N, P)
+    s = 1.0 / jnp.sqrt(jnp.where(dg > 0, dg, 1.0))
+    Hs = H * s[:, :, None] * s[:, None, :]
+    lam, Q = jnp.linalg.eigh(Hs)
+    cut = 10 * P * jnp.finfo(H.dtype).eps * lam[:, -1:]
+    inv = jnp.where(lam > cut, 1.0 / jnp.where(lam > cut, lam, 1.0), 0.0)
+    gs = g.T * s  # (N, P)
+    d = -jnp.einsum("nij,nj->ni", Q, inv * jnp.einsum("nji,nj->ni", Q, gs)) * s
+    return d.T
+
+
 def _inner_prox_newton(H, g, W, b, pen, inner_tol, max_inner):
     """Minimise g.d + d'Hd/2 + h(w + d) over d = (dW, db) by FISTA with restarts."""
     F, N = W.shape
@@ -103,15 +125,13 @@ def _newton_direction(H, gW, gb, W, b, M, pen, kkt, active, tol, smooth):
     """The (proximal) Newton step ``(dW, db)`` of every neuron and its predicted decrease.
 
     ``H``: augmented Hessians ``(N, F+1, F+1)``; ``gW, gb``: gradient of the smooth part.
-    Smooth penalties: a Cholesky solve; otherwise the quadratic model plus the penalty is
+    Smooth penalties: the minimum-norm step :func:`_min_norm_step`; otherwise the quadratic model plus the penalty is
     minimised by :func:`_inner_prox_newton`. Inactive neurons get a zero step.
     """
     F = W.shape[0]
     g = jnp.concatenate([gW, gb[None]], axis=0)
     if smooth:
-        Lc = jnp.linalg.cholesky(H)
-        d = -jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),
-                      (0, 1), 1)(Lc, g)
+        d = _min_norm_step(H, g)
         dW, db = d[:F] * M, d[F]
         decrease = jnp.sum(g * d, axis=0)
         decrease = jnp.where(jnp.isfinite(decrease), decrease, 0.0)
@@ -124,7 +144,7 @@ def _newton_direction(H, gW, gb, W, b, M, pen, kkt, active, tol, smooth):
     return jnp.where(active, dW, 0.0), jnp.where(active, db, 0.0), decrease
 
 
-def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth, progress=False):
+def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth, scale, progress=False):
     N = Y.shape[1]
 
     def cond(s):
@@ -134,7 +154,7 @@ def _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter, smooth, progress=False):
         W, b, eta, active = s["W"], s["b"], s["eta"], s["active"]
         R = EXP.inverse(eta)  # Hessian weights (canonical link)
         gW, gb = _smooth_grad(X, Y, eta, W, M, pen.l2)
-        kkt = pen.kkt_residual(W, gW, gb, M)
+        kkt = pen.kkt_residual(W, gW, gb, M, scale)
         done = active & (kkt <= tol)
         H = _hessians(X, R, M, pen.l2)
         f0 = _data_loss(eta, Y) + pen.ridge(W) + pen.nonsmooth(W)

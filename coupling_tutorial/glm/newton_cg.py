@@ -49,11 +49,15 @@ def _gram_preconditioner(G, c, M, l2, masked):
                             (0, 1), 1)(chol, V)
     else:
         lam, Q = jnp.linalg.eigh(G)
-        lam = jnp.maximum(lam, jnp.finfo(dt).eps * lam[-1] * (F + 1))
-        denom = c[None, :] * lam[:, None] + l2  # (F+1, N)
+        floor = jnp.finfo(dt).eps * lam[-1] * (F + 1)
+        # without a ridge, directions in the null space of [X, 1] (a constant or redundant
+        # column) are left out: amplified by 1/floor, their round-off would swamp the step
+        keep = (lam > 10 * floor) | (l2 > 0)
+        inv = jnp.where(keep[:, None],
+                        1.0 / (c[None, :] * jnp.maximum(lam, floor)[:, None] + l2), 0.0)
 
         def precond(V):
-            return Q @ ((Q.T @ V) / denom)
+            return Q @ ((Q.T @ V) * inv)
 
     return precond
 
@@ -94,7 +98,7 @@ def _truncated_cg(hv, precond, g, active, Mf, maxcg, floor):
     return jnp.where(active, d, 0.0), ncg
 
 
-def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, G=None,
+def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, scale, G=None,
                    progress=False):
     """``G``: :func:`_gram` of ``X`` if already computed (a path of fits on the same X)."""
     T, F = X.shape
@@ -116,7 +120,7 @@ def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, G=None,
         R = EXP.inverse(eta)  # Hessian weights (canonical link)
         Rl = R.astype(low)
         gW, gb = _smooth_grad(X, Y, eta, W, M, l2)
-        kkt = jnp.maximum(jnp.max(jnp.abs(gW * M), axis=0), jnp.abs(gb))
+        kkt = pen.smooth_part().kkt_residual(W, gW, gb, M, scale)
         done = active & (kkt <= tol)
         g = jnp.concatenate([gW, gb[None]], axis=0)
 

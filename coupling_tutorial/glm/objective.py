@@ -63,10 +63,10 @@ def _objective(X, Y, W, b, pen):
     return _data_loss(eta, Y) + pen.ridge(W) + pen.nonsmooth(W)
 
 
-def _finish(X, Y, W, b, M, pen):
+def _finish(X, Y, W, b, M, pen, scale):
     eta = X @ W + b
     gW, gb = _smooth_grad(X, Y, eta, W, M, pen.l2)
-    kkt = pen.kkt_residual(W, gW, gb, M)
+    kkt = pen.kkt_residual(W, gW, gb, M, scale)
     f = _data_loss(eta, Y) + pen.ridge(W) + pen.nonsmooth(W)
     # lowest linear predictor relative to log(mean count): -> -inf if the MLE does not exist
     low = jnp.min(eta, axis=0) - jnp.log(jnp.mean(Y, axis=0))

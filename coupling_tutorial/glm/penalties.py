@@ -95,12 +95,19 @@ class Penalty(NamedTuple):
             out = out * (groups.T @ factor + (1.0 - in_group))
         return out
 
-    def kkt_residual(self, W, gW, gb, M):
-        """Largest entry of the minimum-norm subgradient (per neuron), masked coords ignored."""
+    def kkt_residual(self, W, gW, gb, M, scale=None):
+        """Largest entry of the minimum-norm subgradient (per neuron), masked coords ignored.
+
+        With ``scale`` (shape ``(F,)``, positive), feature ``f``'s entry is divided by
+        ``scale[f]``: with the columns' RMS this is the residual of the problem in
+        standardised columns, so the test does not depend on the units of ``X``.
+        """
         l1, ga, groups, gw = self.l1, self.ga, self.groups, self.gw
+        inv = 1.0 if scale is None else 1.0 / scale[:, None]
         gW = gW * M
         nz = W != 0
         res = jnp.where(nz, jnp.abs(gW + l1 * jnp.sign(W)), jnp.maximum(jnp.abs(gW) - l1, 0.0))
+        res = res * inv
         if groups is not None:
             in_group = jnp.sum(groups, axis=0)[:, None] > 0
             res = jnp.where(in_group, 0.0, res)
@@ -108,8 +115,11 @@ class Penalty(NamedTuple):
             thr = ga * gw[:, None]
             # w_g / ||w_g|| for grouped features (ungrouped ones are divided by 1, then ignored)
             unit = W / (groups.T @ jnp.where(wn > 0, wn, 1.0) + (1.0 - in_group.astype(W.dtype)))
-            g_active = _group_norms(gW + (groups.T @ thr) * unit, groups)
-            g_zero = jnp.maximum(_group_norms(gW, groups) - thr, 0.0)
+            g_active = _group_norms((gW + (groups.T @ thr) * unit) * inv, groups)
+            # zero group: the subgradient's minimum-norm element is g_g (1 - thr/||g_g||)_+
+            gn = _group_norms(gW, groups)
+            shrink = jnp.maximum(1.0 - thr / jnp.where(gn > 0, gn, 1.0), 0.0)
+            g_zero = _group_norms(gW * inv, groups) * shrink
             gres = jnp.where(wn > 0, g_active, g_zero)
             res = jnp.concatenate([res, gres], axis=0)
         return jnp.maximum(jnp.max(res, axis=0, initial=0.0), jnp.abs(gb))

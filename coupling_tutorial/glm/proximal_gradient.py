@@ -12,7 +12,7 @@ from ..progress import _FIT_EVERY, _report_fit
 from .objective import _data_loss, _MAX_HALVINGS, _objective, _smooth_grad
 
 
-def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, progress=False):
+def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, scale, progress=False):
     T, F = X.shape
     N = Y.shape[1]
     dt = X.dtype
@@ -60,8 +60,9 @@ def _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, progress=False):
 
         step, _, _ = jax.lax.while_loop(bt_cond, bt_body, (step, ~active, 0))
         Wn, bn, _ = trial(step)
-        # gradient mapping at V: the first-order optimality measure
-        gmap = jnp.maximum(jnp.max(jnp.abs(Wn - VW), axis=0, initial=0.0),
+        # gradient mapping at V: the first-order optimality measure (column-scaled as the
+        # KKT residual of the Newton solvers)
+        gmap = jnp.maximum(jnp.max(jnp.abs(Wn - VW) / scale[:, None], axis=0, initial=0.0),
                            jnp.abs(bn - Vb)) / step
         done = active & (gmap <= tol)
         _report_fit(progress, s["k"], lambda: _objective(X, Y, W, b, pen), gmap, active,

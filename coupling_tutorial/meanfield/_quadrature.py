@@ -33,13 +33,21 @@ def _gauss_legendre(order: int):
     return np.polynomial.legendre.leggauss(order)
 
 
-def _erfcx_integral(lo, hi, order: int):
-    r""":math:`\int_{lo}^{hi} \operatorname{erfcx}(s)\,ds` with ``order``-point Gauss-Legendre in log1p(s)."""
+def _erfcx_integral(lo, hi, order: int, width=None):
+    r""":math:`\int_{lo}^{hi} \operatorname{erfcx}(s)\,ds` by Gauss-Legendre in log1p(s).
+
+    ``width`` is ``hi - lo`` when known more precisely than the difference (for
+    :math:`|y| \gg (V_\mathrm{th} - V_r)/\sigma` the two limits round to one number);
+    the interval in log1p is then ``log1p(width / (1 + lo))``, never 0 for a width > 0.
+    """
     nodes, weights = _gauss_legendre(order)
     nodes = jnp.asarray(nodes, dtype=lo.dtype)
     weights = jnp.asarray(weights, dtype=lo.dtype)
-    ta, tb = jnp.log1p(lo), jnp.log1p(hi)
-    half, mid = 0.5 * (tb - ta), 0.5 * (tb + ta)
+    if width is None:
+        width = hi - lo
+    ta = jnp.log1p(lo)
+    half = 0.5 * jnp.log1p(width / (1.0 + lo))
+    mid = ta + half
     t = mid[..., None] + half[..., None] * nodes
     s = jnp.expm1(t)
     integrand = _erfcx(s) * (1.0 + s)

@@ -19,8 +19,8 @@ from .._validation import (
     check_finite,
     check_positive,
     check_thresholds as _check_thresholds,
-    np_float_dtype as _np_float,
 )
+from ._dtypes import result_float_dtype
 from ._quadrature import _GL_MAX_LENGTH_ARRAY, _GL_ORDERS, _integration_limits, _order_index
 from .siegert import _siegert_core
 from .synapses import _check_tau_s, ExponentialSynapse
@@ -87,8 +87,8 @@ def _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r, tau_s=None):
     vectorised over the stacked inputs; the package's helpers produce the message when
     a check fails.
     """
-    dtype = _np_float()
     raw = (mu, sigma, tau_m, tau_r, V_th, V_r)
+    dtype = np.dtype(result_float_dtype(*raw, tau_s))
     arrs = []
     for name, value in zip(_NAMES, raw):
         try:

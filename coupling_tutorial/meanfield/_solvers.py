@@ -69,6 +69,21 @@ def _solve(a, b):
         return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
+_TOL_ULPS = 256
+
+
+def _tol_at(nu, tol, dtype, xp=np):
+    """``tol`` plus the float resolution of the residual, ``256 eps max|nu|``.
+
+    A residual max|nu - Phi(nu)| below the accuracy of Phi (about 1e-5 relative, 84 eps,
+    in float32; 1e-13 in float64) cannot be resolved: in float32, 1e-7 Hz is below one
+    unit in the last place at 38 Hz (3.8e-6 Hz). With the floor the same absolute ``tol``
+    works in both precisions (3e-5 relative in float32; float64 adds ~2e-12 Hz at 38 Hz).
+    """
+    eps = float(np.finfo(dtype).eps)  # (the dtype Phi is computed in)
+    return tol + _TOL_ULPS * eps * xp.max(xp.abs(nu), initial=0.0)
+
+
 def _newton(nu, jac_fn, tol, max_iter):
     """Damped Newton on F(nu) = Phi(nu) - nu with backtracking, kept in nu >= 0."""
     f, jac = (np.asarray(a) for a in jac_fn(nu))
@@ -87,12 +102,12 @@ def _newton(nu, jac_fn, tol, max_iter):
                 break
             alpha *= 0.5
         if not accepted:
-            return nu, norm, it, norm < tol
-        small_step = np.max(np.abs(trial - nu)) <= tol
+            return nu, norm, it, norm < _tol_at(nu, tol, f.dtype)
+        small_step = np.max(np.abs(trial - nu)) <= _tol_at(trial, tol, f.dtype)
         nu, f, jac, norm = trial, f_trial, jac_trial, norm_trial
-        if norm < tol and small_step:
+        if norm < _tol_at(nu, tol, f.dtype) and small_step:
             return nu, norm, it, True
-    return nu, norm, max_iter, norm < tol
+    return nu, norm, max_iter, norm < _tol_at(nu, tol, f.dtype)
 
 
 @functools.partial(jax.jit, static_argnames=("matrix", "max_iter"))
@@ -101,7 +116,7 @@ def _newton_jit(nu0, params, tol, matrix, max_iter):
 
     Same algorithm as :func:`_newton`: solve ``J step = -F``, halve the step until
     max|F| decreases by the Armijo factor, keep ``nu >= 0``; converged when
-    max|F| < tol and the last step was < tol.
+    max|F| < tol and the last step was < tol (both plus the resolution, :func:`_tol_at`).
     """
     def residual(x):
         return _phi(x, params, matrix) - x
@@ -135,18 +150,19 @@ def _newton_jit(nu0, params, tol, matrix, max_iter):
         f_t = residual(trial)
         j_t = jacobian(trial)
         n_t = jnp.max(jnp.abs(f_t))
-        small = jnp.max(jnp.abs(trial - nu)) <= tol
+        tol_t = _tol_at(trial, tol, nu.dtype, jnp)
+        small = jnp.max(jnp.abs(trial - nu)) <= tol_t
         nu_n = jnp.where(accepted, trial, nu)
         f_n = jnp.where(accepted, f_t, f)
         j_n = jnp.where(accepted, j_t, jac)
         norm_n = jnp.where(accepted, n_t, norm)
-        converged = accepted & (n_t < tol) & small
+        converged = accepted & (n_t < tol_t) & small
         done = (~accepted) | converged
-        ok = jnp.where(accepted, converged, norm < tol)
+        ok = jnp.where(accepted, converged, norm < _tol_at(nu, tol, nu.dtype, jnp))
         return nu_n, f_n, j_n, norm_n, it + 1, done, ok
 
     nu, f, jac, norm, it, done, ok = jax.lax.while_loop(cond, body, state)
-    ok = jnp.where(done, ok, norm < tol)
+    ok = jnp.where(done, ok, norm < _tol_at(nu, tol, nu.dtype, jnp))
     p = params
     mu, sigma = _mu_sigma(nu, p.J, p.K, p.tau_m, p.J_ext, p.K_ext, p.nu_ext, matrix)
     return nu, f, jac, norm, it, ok, mu, sigma
@@ -171,7 +187,8 @@ def _relax(nu, res, jac_fn, tol, max_iter):
             nu = np.maximum(nu + step, 0.0)
             f, jac = (np.asarray(a) for a in jac_fn(nu))
             norm = np.max(np.abs(f))
-            if norm < tol and np.max(np.abs(step)) < tol:
+            tol_nu = _tol_at(nu, tol, f.dtype)
+            if norm < tol_nu and np.max(np.abs(step)) < tol_nu:
                 return nu, norm, it, True
             h = min(1.5 * h, 1e6)
         else:

@@ -11,8 +11,8 @@ import numpy as np
 from .._validation import (
     any_traced as _any_traced,
     check_finite,
-    float_dtype as _float_dtype,
 )
+from ._dtypes import result_float_dtype
 from ._quadrature import _gauss_legendre
 
 __all__ = ["parabolic_cylinder_u"]
@@ -181,8 +181,23 @@ def _integrate_scaled_u(a, s_start, s_end, n_steps: int):
                        s_start, s_end, n_steps)
 
 
-def _n_ode_steps(length: float, s_max: float, a_max: float) -> int:
-    n = int(math.ceil(length * (s_max + math.sqrt(a_max) + 1.0)))
+_MAX_ODE_STEPS = 1 << 20
+
+
+def _n_ode_steps(length: float, s_max: float, a_max: float, names: str = "`a` and `x`") -> int:
+    """Static step count of the Taylor ODE integration (a power of 2 >= 64).
+
+    Bounded: the count grows like ``length * s_max``, i.e. with the square of the order
+    or of the argument; beyond ``_MAX_ODE_STEPS`` (2^20) the integration would run for
+    minutes or hours, and a ValueError naming the arguments is raised instead.
+    """
+    n = length * (s_max + math.sqrt(a_max) + 1.0)
+    if not n <= _MAX_ODE_STEPS:  # (also NaN)
+        raise ValueError(
+            f"{names} must keep the parabolic cylinder integration below "
+            f"{_MAX_ODE_STEPS} steps (|a| up to ~700, |x| up to ~1000); got arguments that "
+            f"need {n:.3g} steps.")
+    n = int(math.ceil(n))
     return 1 << max(6, (n - 1).bit_length())  # a power of 2 >= 64: fewer recompilations
 
 
@@ -221,9 +236,10 @@ def parabolic_cylinder_u(a, x):
     >>> abs(complex(ct.parabolic_cylinder_u(-0.5, 1.3)) - 0.6554062543) < 1e-9
     True
     """
-    cdtype = jnp.result_type(complex)
-    a = jnp.asarray(a, dtype=cdtype)
-    x = check_finite(jnp.asarray(x, dtype=_float_dtype()), "x")
+    dtype = result_float_dtype(x, a)
+    cdtype = jnp.result_type(dtype, jnp.complex64)
+    a = check_finite(jnp.asarray(a, dtype=cdtype), "a")
+    x = check_finite(jnp.asarray(x, dtype=dtype), "x")
     a, x = jnp.broadcast_arrays(a, x)
     shape = a.shape
     a, x = a.ravel(), x.ravel()

@@ -9,6 +9,7 @@ validates and, for concrete inputs, hands over to the host fast paths of
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from .._validation import (
@@ -17,9 +18,9 @@ from .._validation import (
     check_finite,
     check_positive,
     check_thresholds as _check_thresholds,
-    float_dtype as _float_dtype,
 )
-from ._quadrature import _erfcx_integral, _GL_MAX_ORDER, _integration_limits
+from ._dtypes import result_float_dtype
+from ._quadrature import _erfcx_integral, _gauss_legendre, _GL_MAX_ORDER, _integration_limits
 from .special import _dawson, _SQRT_PI
 from .synapses import _check_tau_s, threshold_shift
 
@@ -28,13 +29,19 @@ __all__ = ["siegert_rate", "firing_rate_exp_synapses"]
 
 def _siegert_core(mu, sigma, tau_m, tau_r, V_th, V_r, order: int = _GL_MAX_ORDER):
     """Siegert rate for already validated, broadcast arrays (traceable)."""
+    mu, sigma, dead = _safe_inputs(mu, sigma, V_th, V_r)
     y_th = (V_th - mu) / sigma
     y_r = (V_r - mu) / sigma
     lo, hi, mean_driven, noise_driven = _integration_limits(y_th, y_r)
-    integral = _erfcx_integral(lo, hi, order)
+    # hi - lo = (V_th - V_r)/sigma in regions 1 and 2, exactly (the difference of the
+    # rounded limits is 0 when |mu| >> V_th - V_r, and the rate would be inf)
+    width = jnp.where(mean_driven | noise_driven, (V_th - V_r) / sigma, hi - lo)
+    integral = _erfcx_integral(lo, hi, order, width)
 
     # region 1 (mean-driven): 1/nu = tau_r + tau_m sqrt(pi) int_{|y_th|}^{|y_r|} erfcx
-    rate_mean_driven = 1.0 / (tau_r + tau_m * _SQRT_PI * integral)
+    # (1 where not selected: with tau_r = 0 an empty integral of another region gives
+    # 1/0, whose gradient, multiplied by where's 0, would be NaN)
+    rate_mean_driven = 1.0 / (tau_r + tau_m * _SQRT_PI * jnp.where(mean_driven, integral, 1.0))
 
     # regions 2 and 3, scaled by exp(-y_th^2); safe values where not selected so that
     # neither the value nor the gradient of the unused branch can be NaN.
@@ -48,13 +55,58 @@ def _siegert_core(mu, sigma, tau_m, tau_r, V_th, V_r, order: int = _GL_MAX_ORDER
                           2.0 * jnp.exp((y_r_s - y_th_s) * (y_r_s + y_th_s)) * _dawson(y_r_s),
                           0.0)
               + coef * jnp.exp(-y_th_s**2) * integral)
+    # region 2 with y_th^2 - y_r^2 < 1: the first two terms cancel (to 0 or below when
+    # V_th - V_r << sigma); the scaled integral itself, by Gauss-Legendre in u, instead
+    narrow = noise_driven & (width * (y_th_s + y_r_s) < 1.0)
+    scaled = jnp.where(narrow, _narrow_integral(y_th_s, jnp.where(narrow, width, 0.0), order),
+                       scaled)
     denominator = jnp.exp(-y_th_s**2) * tau_r + tau_m * _SQRT_PI * scaled
     rate_other = jnp.exp(-y_th_s**2 - jnp.log(denominator))
-    return jnp.where(mean_driven, rate_mean_driven, rate_other)
+    return jnp.where(dead, 0.0, jnp.where(mean_driven, rate_mean_driven, rate_other))
+
+
+def _narrow_integral(y_th, width, order):
+    r""":math:`\int_{y_r}^{y_\mathrm{th}} e^{u^2 - y_\mathrm{th}^2}(1 + \operatorname{erf} u)\,du`
+    with :math:`y_r = y_\\mathrm{th} - ` ``width``, by ``order``-point Gauss-Legendre in
+    :math:`u` (for :math:`y_\mathrm{th}^2 - y_r^2 < 1`,
+    where the integrand varies by less than a factor e)."""
+    nodes, weights = _gauss_legendre(order)
+    nodes = jnp.asarray(nodes, dtype=y_th.dtype)
+    weights = jnp.asarray(weights, dtype=y_th.dtype)
+    half = 0.5 * width[..., None]  # (y_th - y_r rounds to 0 when width << |y_th|)
+    u = y_th[..., None] - half * (1.0 - nodes)
+    f = jnp.exp((u - y_th[..., None]) * (u + y_th[..., None])) * (2.0 - jax.scipy.special.erfc(u))
+    return jnp.sum(half * weights * f, axis=-1)
+
+
+# beyond these |y| the extreme regimes are exact in closed form (see _safe_inputs)
+_Y_MEAN_DRIVEN_MAX = 1e7
+_Y_SILENT = 1e3
+
+
+def _safe_inputs(mu, sigma, V_th, V_r):
+    r"""``(mu, sigma)`` replaced where the result does not depend on them, and ``dead``.
+
+    Both keep :math:`y = (V - \mu)/\sigma` finite for any ``sigma > 0`` (else it overflows,
+    and values or gradients become NaN):
+
+    * mean-driven, :math:`|y_\mathrm{th}| > 10^7`: there
+      :math:`\operatorname{erfcx}(s) = 1/(s\sqrt\pi)` to round-off, so the integral is
+      :math:`\log(|y_r|/|y_\mathrm{th}|)/\sqrt\pi`, which does not depend on
+      :math:`\sigma` (the deterministic LIF), and :math:`\sigma` is raised to
+      :math:`(\mu - V_\mathrm{th})/10^7`;
+    * :math:`y_\mathrm{th} > 10^3` (``dead``): the rate is below :math:`e^{-10^6}`, 0 in
+      any float format; :math:`(\mu, \sigma)` are set to :math:`(V_r, V_\mathrm{th} - V_r)`
+      (a benign point, whose value is then replaced by 0).
+    """
+    gap = V_th - mu
+    dead = gap > _Y_SILENT * sigma
+    sigma = jnp.where(gap < 0, jnp.maximum(sigma, -gap / _Y_MEAN_DRIVEN_MAX), sigma)
+    return jnp.where(dead, V_r, mu), jnp.where(dead, V_th - V_r, sigma), dead
 
 
 def _neuron_args(mu, sigma, tau_m, tau_r, V_th, V_r):
-    dtype = _float_dtype()
+    dtype = result_float_dtype(mu, sigma, tau_m, tau_r, V_th, V_r)
     mu = check_finite(as_array(mu, "mu", dtype=dtype), "mu")
     sigma = as_array(sigma, "sigma", dtype=dtype)
     check_positive(sigma, "sigma")
@@ -107,7 +159,7 @@ def siegert_rate(mu, sigma, tau_m, tau_r, V_th, V_r):
 
     Accuracy: ~1e-13 relative in float64 (tested to 1e-10 against a 40-digit mpmath
     quadrature from 1e-170 Hz to the refractory limit :math:`1/\tau_r`), about 1e-5 in
-    float32. Vectorised, jit-able and differentiable; gradients are finite everywhere.
+    float32. Vectorised, jit-able and differentiable; gradients are finite everywhere (see Notes).
 
     Parameters
     ----------
@@ -125,7 +177,18 @@ def siegert_rate(mu, sigma, tau_m, tau_r, V_th, V_r):
     Returns
     -------
     jax.Array, the broadcast shape of the inputs
-        Firing rate in Hz.
+        Firing rate in Hz, finite and >= 0 for every valid input (0 where it underflows),
+        in the float dtype of the inputs (float32 in, float32 out).
+
+    Notes
+    -----
+    At the edges: where :math:`|y_\mathrm{th}| > 10^7` in the mean-driven regime the rate
+    is that of the deterministic LIF (independent of :math:`\sigma`, gradient 0 in
+    :math:`\sigma`); where :math:`y_\mathrm{th} > 10^3` it is exactly 0 (below
+    :math:`e^{-10^6}`); the integration interval is :math:`(V_\mathrm{th} - V_r)/\sigma`
+    even when :math:`|\mu| \gg V_\mathrm{th} - V_r` rounds the two limits to one
+    number. In float32 the gradient in :math:`\sigma` overflows for
+    :math:`\sigma \lesssim 10^{-19}` (:math:`\sigma^2` underflows).
 
     Examples
     --------

@@ -28,8 +28,8 @@ from .._validation import (
     any_traced as _any_traced,
     as_array,
     check_positive,
-    float_dtype as _float_dtype,
 )
+from ._dtypes import result_float_dtype
 
 __all__ = ["threshold_shift", "ALPHA_SHIFT"]
 
@@ -96,7 +96,7 @@ def synapse_model(tau_s):
 
 
 def _check_tau_s(tau_s, tau_m):
-    tau_s = as_array(tau_s, "tau_s", dtype=_float_dtype())
+    tau_s = as_array(tau_s, "tau_s", dtype=result_float_dtype(tau_s, tau_m))
     check_positive(tau_s, "tau_s")
     if not _any_traced(tau_s, tau_m):
         ratio = np.sqrt(np.asarray(tau_s) / np.asarray(tau_m))

@@ -15,7 +15,6 @@ from .._validation import (
     as_array,
     check_finite,
     check_positive,
-    float_dtype as _float_dtype,
 )
 from .parabolic_cylinder import (
     _n_panels,
@@ -24,6 +23,7 @@ from .parabolic_cylinder import (
     _scaled_u_start,
     _taylor_leg,
 )
+from ._dtypes import result_float_dtype
 from .siegert import _neuron_args, _siegert_core
 from .synapses import ExponentialSynapse
 
@@ -94,7 +94,7 @@ def transfer_function(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas, synapti
     >>> H.shape, bool(abs(H[2, 0]) < abs(H[0, 0]))
     ((3, 1), True)
     """
-    dtype = _float_dtype()
+    dtype = result_float_dtype(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas)
     mu, sigma, tau_m, tau_r, V_th, V_r = _neuron_args(mu, sigma, tau_m, tau_r, V_th, V_r)
     if tau_s is None:  # delta synapses, as in the other functions (same as tau_s = 0)
         tau_s = 0.0
@@ -124,10 +124,13 @@ def transfer_function(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas, synapti
     s_r = -math.sqrt(2.0) * (V_r_ + shift - mu_) / sigma_
     s_t = -math.sqrt(2.0) * (V_th_ + shift - mu_) / sigma_
     s_max = float(np.max(np.abs(np.concatenate([np.maximum(s_r, 0) + 8.0, s_t]))))
-    n1 = _n_ode_steps(8.0 + float(np.max(np.maximum(-s_r, 0))), s_max, omega_tau_max + 1.0)
-    n2 = _n_ode_steps(float(np.max(s_r - s_t)), s_max, omega_tau_max + 1.0)
-    return _transfer_function_jit(omegas, *arrays, synaptic_filter=bool(synaptic_filter),
-                                  n_panels=_n_panels(_TF_SMALL_OMEGA_TAU), n1=n1, n2=n2)
+    names = ("`sigma` (relative to |V_th - mu|, |V_r - mu|) and `omegas`")
+    n1 = _n_ode_steps(8.0 + float(np.max(np.maximum(-s_r, 0))), s_max, omega_tau_max + 1.0,
+                      names)
+    n2 = _n_ode_steps(float(np.max(s_r - s_t)), s_max, omega_tau_max + 1.0, names)
+    h = _transfer_function_jit(omegas, *arrays, synaptic_filter=bool(synaptic_filter),
+                               n_panels=_n_panels(_TF_SMALL_OMEGA_TAU), n1=n1, n2=n2)
+    return h.astype(jnp.result_type(dtype, jnp.complex64))  # float32 in, complex64 out
 
 
 _TF_SMALL_OMEGA_TAU = 4.0  # below: Gamma-free integrals (exact at omega = 0); above: ODE
@@ -257,7 +260,8 @@ def fit_transfer_function(H, omegas):
     H = as_array(H, "H", ndim=(1, 2))
     if H.ndim == 1:
         H = H[:, None]
-    omegas = as_array(omegas, "omegas", ndim=1, dtype=_float_dtype())
+    dtype = result_float_dtype(H, omegas)
+    omegas = as_array(omegas, "omegas", ndim=1, dtype=dtype)
     check_positive(omegas, "omegas", strict=False)
     if omegas.shape[0] != H.shape[0]:
         raise ValueError(f"`omegas` must have shape ({H.shape[0]},) (one entry per row of "
@@ -278,6 +282,5 @@ def fit_transfer_function(H, omegas):
         taus.append(tau)
         gains.append(h0)
         errors.append(math.sqrt((sd_tau / tau) ** 2 + (sd_h0 / h0) ** 2))
-    dtype = _float_dtype()
     return (jnp.asarray(taus, dtype=dtype), jnp.asarray(gains, dtype=dtype),
             jnp.asarray(errors, dtype=dtype))

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..glm.model import _check_spikes
 from ..links import EXP
+from ..progress import _start
 from ._streamed import _Data, _objective_design, _predictor_design, _solve_design
 
 _STREAMED_SOLVERS = ("newton", "newton-cg")
@@ -45,8 +46,12 @@ def fit_design(model, design, y, kind, alpha, ratio):
     if solver not in _STREAMED_SOLVERS:
         raise ValueError(f"`solver` must be one of {_STREAMED_SOLVERS} (or None) with a "
                          f"CouplingDesign; got {solver!r}.")
-    out = _solve_design(data, Mf, groups, alpha, ratio, tol, maxiter, geo=design._static(),
-                        kind=kind, solver=solver, masked=masked, mesh=design.mesh)
+    with _start(model.progress, f"{type(model).__name__} ({solver}, streamed)",
+                n_neurons=n_targets, tol=tol) as run:
+        out = _solve_design(data, Mf, groups, alpha, ratio, tol, maxiter,
+                            geo=design._static(), kind=kind, solver=solver, masked=masked,
+                            mesh=design.mesh, progress=run.on)
+        run.finish_fit(out)
     model._structure = None
     return model._store_fit(out, M, None, kind, solver, tol, maxiter)
 

@@ -46,7 +46,9 @@ from ..glm.newton import _augmented_hessian, _newton_direction, _take_step
 from ..glm.newton_cg import _augmented_gram, _gram_preconditioner, _truncated_cg
 from ..glm.objective import _line_search
 from ..glm.penalties import Penalty
+from ..glm.solve import _scale_from_mean_squares
 from ..links import EXP
+from ..progress import _report_fit
 
 
 class _Data(NamedTuple):
@@ -206,14 +208,26 @@ def _placeholder_state(W0, b0, N, F, dt):
     return _initial_state(jnp.zeros((1, F), dt), W0, b0, N)
 
 
+def _report(progress, axis, k, f, kkt, active):
+    """Progress from the first device only (every device runs the same loop)."""
+    if not progress:
+        return
+    if axis is None:
+        _report_fit(True, k, f, kkt, active)
+    else:
+        jax.lax.cond(jax.lax.axis_index(axis) == 0,
+                     lambda: _report_fit(True, k, f, kkt, active), lambda: None)
+
+
 def _solve_local(data, M, groups, alpha, ratio, tol, maxiter, *, geo, kind, solver, masked,
-                 axis):
+                 axis, progress=False):
     """One device's part of the fit (all sums over time are psum over ``axis``)."""
     pen = Penalty.of(kind, alpha, ratio, groups)
     dt = data.basis.dtype
     F, N = M.shape
     ops = _Ops(data, geo, axis, dt)
     XtX, colmean, ybar = ops.gram(F, N)
+    scale = _scale_from_mean_squares(jnp.diagonal(XtX))  # units of the KKT test, as dense
     W0 = jnp.zeros((F, N), dt)
     b0 = jnp.log(ybar)
     l2 = pen.l2
@@ -230,7 +244,7 @@ def _solve_local(data, M, groups, alpha, ratio, tol, maxiter, *, geo, kind, solv
             W, b, active = s["W"], s["b"], s["active"]
             f_data, gX, gb, _ = ops.value_grad(W, b)
             gW = gX * M + l2 * W
-            kkt = jnp.maximum(jnp.max(jnp.abs(gW * M), axis=0), jnp.abs(gb))
+            kkt = pen.smooth_part().kkt_residual(W, gW, gb, M, scale)
             done = active & (kkt <= tol)
             g = jnp.concatenate([gW, gb[None]], axis=0)
             d, ncg = _truncated_cg(ops.hessian_vector(W, b, Mf, l2), precond, g, active, Mf,
@@ -238,6 +252,7 @@ def _solve_local(data, M, groups, alpha, ratio, tol, maxiter, *, geo, kind, solv
             dW, db = d[:F], d[F]
             decrease = jnp.sum(g * d, axis=0)
             f0 = f_data + pen.ridge(W)
+            _report(progress, axis, s["k"], f0, kkt, active)
             t, ok = _line_search(None, None, W, dW, b, db, None, f0, decrease, active,
                                  pen.smooth_part(), data_loss_at=ops.loss_along(W, b, dW, db))
             return dict(_take_step(s, W, b, s["eta"], t, dW, db, 0.0, active, ok, done),
@@ -251,11 +266,12 @@ def _solve_local(data, M, groups, alpha, ratio, tol, maxiter, *, geo, kind, solv
             W, b, active = s["W"], s["b"], s["active"]
             f_data, gX, gb, _ = ops.value_grad(W, b)
             gW = gX * M + l2 * W
-            kkt = pen.kkt_residual(W, gW, gb, M)
+            kkt = pen.kkt_residual(W, gW, gb, M, scale)
             done = active & (kkt <= tol)
             Hww, hwb, hbb = ops.hessian_blocks(W, b)
             H = jax.vmap(_augmented_hessian, (0, 1, 0, 1, None))(Hww, hwb, hbb, M, l2)
             f0 = f_data + pen.ridge(W) + pen.nonsmooth(W)
+            _report(progress, axis, s["k"], f0, kkt, active)
             dW, db, decrease = _newton_direction(H, gW, gb, W, b, M, pen, kkt, active, tol,
                                                  smooth)
             t, ok = _line_search(None, None, W, dW, b, db, None, f0, decrease, active, pen,
@@ -269,8 +285,11 @@ def _solve_local(data, M, groups, alpha, ratio, tol, maxiter, *, geo, kind, solv
     f_data, gX, gb, low = ops.value_grad(W, s["b"])
     gW = gX * M + l2 * W
     f = f_data + pen.ridge(W) + pen.nonsmooth(W)
-    return dict(W=W, b=s["b"], n_iter=s["n_iter"], converged=s["converged"],
-                kkt=pen.kkt_residual(W, gW, gb, M), objective=f,
+    kkt = pen.kkt_residual(W, gW, gb, M, scale)
+    # the verdict at the returned coefficients, as the dense fit's (glm/solve.py)
+    converged = jnp.all(jnp.isfinite(W), axis=0) & jnp.isfinite(s["b"]) & (kkt <= tol)
+    return dict(W=W, b=s["b"], n_iter=s["n_iter"], converged=converged,
+                kkt=kkt, objective=f,
                 lowest=low - jnp.log(ybar), last_step=s["last_step"],
                 n_cg=s.get("n_cg", 0))
 
@@ -299,11 +318,11 @@ def _sharded(fn, mesh, n_rest, out_split=False):
                       P(axis) if out_split else P())
 
 
-@partial(jax.jit, static_argnames=("geo", "kind", "solver", "masked", "mesh"))
+@partial(jax.jit, static_argnames=("geo", "kind", "solver", "masked", "mesh", "progress"))
 def _solve_design(data, M, groups, alpha, ratio, tol, maxiter, *, geo, kind, solver, masked,
-                  mesh):
-    run = _sharded(partial(_solve_local, geo=geo, kind=kind, solver=solver, masked=masked),
-                   mesh, 6)
+                  mesh, progress=False):
+    run = _sharded(partial(_solve_local, geo=geo, kind=kind, solver=solver, masked=masked,
+                           progress=progress), mesh, 6)
     return run(data, M, groups, alpha, ratio, tol, maxiter)
 
 
