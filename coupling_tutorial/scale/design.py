@@ -66,7 +66,6 @@ def _host_array(x, name, ndim):
 
 
 class CouplingDesign:
-    _lazy_design = True  # PopulationGLM hands such an X to coupling_tutorial.scale
     r"""Lazy causal coupling design: what ``coupling_features(counts, basis)`` would be.
 
     Pass it to :class:`~coupling_tutorial.glm.PopulationGLM` ``fit``, ``predict``,
@@ -120,6 +119,8 @@ class CouplingDesign:
     >>> bool(jnp.allclose(D.materialize(), X))
     True
     """
+
+    _lazy_design = True  # PopulationGLM hands such an X to coupling_tutorial.scale
 
     def __init__(self, counts, basis, inputs=None, chunk_size=None, mesh=None):
         counts = _host_array(counts, "counts", (1, 2))
