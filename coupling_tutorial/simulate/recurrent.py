@@ -22,7 +22,7 @@ from .._validation import (
 from .._poisson import _check_sampler
 from ..links import as_inverse_link
 from ._recurrent_loops import _recurrent_core, _recurrent_event_core
-from .runaway import _check_max_rate, _raise_runaway, DEFAULT_MAX_RATE
+from .runaway import _check_max_rate, _check_runaway, DEFAULT_MAX_RATE
 
 __all__ = ["simulate_recurrent"]
 
@@ -106,8 +106,12 @@ def simulate_recurrent(
         Number of bins; required when ``feedforward_input`` is None, otherwise it must
         equal ``feedforward_input.shape[0]`` if given.
     max_rate : float or None
-        Largest expected count per bin accepted (default 1000). A rate above it, or a
-        non-finite rate, raises :class:`RunawayError`. None keeps only the finiteness check.
+        Largest expected count per bin accepted (default 1000, at most 1e9). A rate above
+        it, or a non-finite rate, raises :class:`RunawayError`. None keeps the finiteness
+        check and the samplers' own limit, 1e9 (larger counts do not fit the count
+        integers). Under ``jax.jit`` the error is raised when the compiled program runs,
+        by a host callback, as a ``jax.errors.JaxRuntimeError`` whose message contains the
+        :class:`RunawayError`'s (see its docstring): never NaN rates returned as a result.
     sampler : {"jax", "inversion"}
         How counts are drawn from the per-step key: ``"jax"`` (default) gives exactly
         ``jax.random.poisson``'s draws, as NeMoS, hence NeMoS's spikes (computed without
@@ -130,9 +134,10 @@ def simulate_recurrent(
     ------
     RunawayError
         If some rate exceeds ``max_rate`` or becomes non-finite; the message gives the
-        step and the neurons.
+        step and the neurons (under ``jax.jit``: ``JaxRuntimeError`` with that message).
     ValueError
-        On inconsistent shapes, non-finite inputs or a bad key.
+        On inconsistent shapes, non-finite inputs, a bad key, or a link that returns a
+        negative rate (naming ``inverse_link_function``).
 
     Examples
     --------
@@ -222,8 +227,7 @@ def simulate_recurrent(
         coupling_coef, feedforward_coef, feedforward_input, intercepts, random_key, basis,
         init_y, max_rate_arr, n_steps=n_steps, inverse_link_function=inverse_link_function,
         sampler=sampler, **extra)
-    if not _is_traced(first_bad) and int(first_bad) >= 0:
-        _raise_runaway(
+    _check_runaway(
             first_bad, bad_neurons, spikes, rates, "rate",
             "Excitatory coupling feeds back through the exponential link faster than it "
             "decays. To avoid it: give each neuron self-inhibition (a negative "
