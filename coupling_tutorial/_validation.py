@@ -175,6 +175,17 @@ def check_finite(arr, name: str):
     return arr
 
 
+def check_not_nan(arr, name: str):
+    """Raise if ``arr`` holds NaN (inf allowed: for functions defined at +-inf)."""
+    if _is_traced(arr):
+        return arr
+    a = np.asarray(arr)
+    if a.dtype.kind in "fc" and np.any(np.isnan(a)):
+        raise ValueError(f"`{name}` must not contain NaN; got {int(np.sum(np.isnan(a)))} "
+                         f"NaN entr{'y' if int(np.sum(np.isnan(a))) == 1 else 'ies'}.")
+    return arr
+
+
 def check_counts(arr, name: str):
     """Raise unless ``arr`` holds finite, non-negative, integer-valued counts."""
     check_finite(arr, name)

@@ -201,6 +201,9 @@ def hostile_values(kind, base):
         return _scalar_common(base) + [
             H(0.0, "either", "zero"), H(1.0, "either", "one"), H(1.5, "invalid", "1.5"),
             H(-0.1, "invalid", "-0.1")]
+    if kind.endswith("?"):  # optional: None is valid
+        return [H(None, "valid", "None")] + [h for h in hostile_values(kind[:-1], base)
+                                             if h.label != "None"]
     if kind in ("size", "count", "int0"):
         low = 0 if kind == "int0" else 1
         vals = [H(np.int64(base), "valid", "np.int64"), H(np.int32(base), "valid", "np.int32"),
@@ -305,8 +308,9 @@ class Exempt:
 
 
 def _brunel():
-    return dict(J=np.array([1e-4, -5e-4]), K=np.array([800.0, 200.0]), tau_m=0.02,
-                tau_r=0.002, V_th=0.02, V_r=0.01, J_ext=1e-4, K_ext=800.0, nu_ext=25.0)
+    return dict(J=np.array([[1e-4, -5e-4], [1e-4, -5e-4]]),
+                K=np.array([[1000.0, 250.0], [1000.0, 250.0]]), tau_m=0.02, tau_r=0.002,
+                V_th=0.02, V_r=0.01, J_ext=1e-4, K_ext=1000.0, nu_ext=20.0)
 
 
 _B6 = np.array([[1.0, 0.0], [0.7, 0.3], [0.4, 0.6], [0.2, 0.8], [0.1, 0.5], [0.0, 0.2]])
@@ -319,7 +323,7 @@ _H[0] = 0.1 * np.eye(3)[::-1]
 _OMEGA = np.array([0.0, 10.0, 100.0])
 _SIEG = dict(mu=0.015, sigma=0.003, tau_m=0.01, tau_r=0.002, V_th=0.02, V_r=0.01)
 _SIEG_K = dict(mu="real", sigma="pos", tau_m="pos", tau_r="nonneg", V_th="real", V_r="real")
-_GLM_K = dict(X="arr", y="counts", regularizer_strength="pos", tol="pos", maxiter="count")
+_GLM_K = dict(X="arr", y="counts", regularizer_strength="pos", tol="pos?", maxiter="count?")
 
 
 def _rec_base(**kw):
@@ -362,7 +366,8 @@ TABLE = {
                       dict(q="unit", a="pos", b="pos")),
     # features
     "coupling_features": Spec("coupling_features", dict(counts=_COUNTS, basis=_B6),
-                              dict(counts="counts", basis="arr")),
+                              dict(counts="counts", basis="arr"),
+                              finite=False),  # its first window_size rows are NaN
     "split_coupling": Spec("split_coupling", dict(coef=np.ones((6, 3)), n_basis=2),
                            dict(coef="arr", n_basis="size")),
     "to_simulation_layout": Spec("to_simulation_layout", dict(split_coef=np.ones((3, 2, 3))),
@@ -375,19 +380,21 @@ TABLE = {
     # glm
     "PopulationGLM": Exempt("constructor stores settings; fuzzed through its methods"),
     "GLM": Exempt("constructor stores settings; fuzzed through its methods"),
-    "PopulationGLM.fit": Spec("@glm_fit", dict(X=_X, y=_Y2), _GLM_K),
+    "PopulationGLM.fit": Spec("@glm_fit", dict(X=_X, y=_Y2, regularizer="Ridge",
+                                               regularizer_strength=0.1), _GLM_K),
     "PopulationGLM.predict": Spec("@glm_predict", dict(X=_X), dict(X="arr")),
     "PopulationGLM.score": Spec("@glm_score", dict(X=_X, y=_Y2), dict(X="arr", y="counts")),
     "PopulationGLM.objective": Spec("@glm_objective", dict(X=_X, y=_Y2),
                                     dict(X="arr", y="counts")),
-    "GLM.fit": Spec("@glm1_fit", dict(X=_X, y=_Y2[:, 0]), _GLM_K),
+    "GLM[fit]": Spec("@glm1_fit", dict(X=_X, y=_Y2[:, 0], regularizer="Ridge",
+                                      regularizer_strength=0.1), _GLM_K),
     "ConvergenceWarning": Exempt("a warning class"),
     # simulate
     "RunawayError": Exempt("an exception class"),
     "simulate_recurrent": Spec(
         "simulate_recurrent", _rec_base(),
         dict(coupling_coef="arr", intercepts="arr", random_key="key",
-             coupling_basis_matrix="arr", init_y="counts", n_steps="size", max_rate="pos",
+             coupling_basis_matrix="arr", init_y="counts", n_steps="size", max_rate="pos?",
              sampler="choice:jax,inversion", algorithm="choice:event,dense"),
         scenarios=[
             ("max_rate=None, intercept 30", _rec_base(intercepts=np.full(3, 30.0),
@@ -412,12 +419,12 @@ TABLE = {
     "PoissonGLMNetwork.tree_flatten": Exempt("pytree protocol"),
     "PoissonGLMNetwork.tree_unflatten": Exempt("pytree protocol"),
     "network_input": Spec("network_input", dict(net=net_(), history=np.zeros((4, 3))),
-                          dict(net="net", history="counts", stimulus="real")),
+                          dict(net="net", history="counts", stimulus="real?")),
     "network_rate": Spec("network_rate", dict(net=net_(), history=np.zeros((4, 3))),
-                         dict(net="net", history="counts", stimulus="real")),
+                         dict(net="net", history="counts", stimulus="real?")),
     "simulate_network": Spec(
         "simulate_network", dict(net=net_(), key=key_(), n_steps=20),
-        dict(net="net", key="key", n_steps="size", burn_in="int0", max_rate="pos",
+        dict(net="net", key="key", n_steps="size", burn_in="int0", max_rate="pos?",
              sampler="choice:inversion,jax"),
         scenarios=[("max_rate=None, b=40", dict(net=net_(b=40.0), key=key_(), n_steps=20,
                                                 max_rate=None), "either")]),
@@ -465,7 +472,7 @@ TABLE = {
     "self_consistent_rates": Spec("self_consistent_rates", _brunel(),
                                   dict(J="arr", K="posarr", tau_m="pos", tau_r="nonneg",
                                        V_th="real", V_r="real", J_ext="real", K_ext="pos",
-                                       nu_ext="nonneg", tol="pos",
+                                       nu_ext="nonneg", tol="pos?",
                                        method="choice:newton,iteration"),
                                   scenarios=[("Brunel defaults", _brunel(), "valid")]),
     "FixedPointResult": Exempt("a result type"),
@@ -517,7 +524,7 @@ TABLE = {
                       dict(filters="arr", baseline_rates="posarr", tol="pos",
                            max_iter="count")),
     "linearize_network": Spec("linearize_network", dict(net=net_()),
-                              dict(net="net", tol="pos", max_iter="count")),
+                              dict(net="net", tol="pos?", max_iter="count")),
     "spectral_radius": Spec("spectral_radius", dict(kernel=0.1 * _H), dict(kernel="arr")),
     "cross_spectrum": Spec("cross_spectrum", dict(kernel=0.1 * _H,
                                                   rates=np.array([0.1, 0.2, 0.3]),
@@ -527,7 +534,7 @@ TABLE = {
                                  dict(kernel=0.1 * _H, rates=np.array([0.1, 0.2, 0.3]),
                                       max_lag=2),
                                  dict(kernel="arr", rates="posarr", max_lag="int0",
-                                      method="choice:exact,fft", n_freq="size")),
+                                      method="choice:exact,fft")),
     "empirical_covariance": Spec("empirical_covariance", dict(counts=_COUNTS, max_lag=2),
                                  dict(counts="counts", max_lag="int0", unbiased="bool",
                                       method="choice:auto,direct,fft")),
@@ -607,6 +614,43 @@ def cases(name):
             kw[arg] = h.value
             out.append((f"{arg}={h.label}", arg, kw, h.expect))
     return out
+
+
+_FLOAT_KINDS = {"pos", "nonneg", "real", "unit", "prob", "pos?", "real?"}
+
+
+def _float_expect(kind, x):
+    """Whether a generated float is a valid value of ``kind`` (``either`` when in range:
+    an extreme value may be rejected, as underflowing or overflowing the precision)."""
+    if not np.isfinite(x):
+        return "invalid"
+    kind = kind.rstrip("?")
+    inside = {"pos": x > 0, "nonneg": x >= 0, "real": True, "unit": 0 < x < 1,
+              "prob": 0 <= x <= 1}[kind]
+    return "either" if inside else "invalid"
+
+
+def strategy(name):
+    """The Hypothesis strategy of one table entry's cases: the curated hostile values of
+    :func:`cases`, and floats drawn by Hypothesis for every real-scalar argument."""
+    from hypothesis import strategies as st
+
+    spec = TABLE[name]
+    curated = st.sampled_from(cases(name))
+    float_args = sorted(a for a, k in spec.kinds.items() if k in _FLOAT_KINDS)
+    if not float_args:
+        return curated
+
+    @st.composite
+    def drawn(draw):
+        arg = draw(st.sampled_from(float_args))
+        x = draw(st.floats(allow_nan=True, allow_infinity=True)
+                 | st.floats(-1e3, 1e3) | st.floats(1e-320, 1e-30))
+        kw = dict(spec.base)
+        kw[arg] = x
+        return (f"{arg}={x!r}", arg, kw, _float_expect(spec.kinds[arg], x))
+
+    return st.one_of(curated, drawn())
 
 
 def _default(name, arg):
@@ -702,6 +746,11 @@ def _arrays(result, out):
     return out
 
 
+#: Names an error about an argument may give instead of the argument's own: a network's
+#: fields are checked when it is built (the case's network never reaches the call).
+ALIASES = {"net": set(NET_BASE) | {"weights"}}
+
+
 def classify(spec, arg, expect, outcome):
     """The outcome class of one case: ``(class, detail)``."""
     kind, payload = outcome
@@ -722,7 +771,8 @@ def classify(spec, arg, expect, outcome):
             want = arg if arg is not None else None
             if want is None and names:
                 return "ok", ""
-            if want is not None and any(n == want or n.startswith(want + "[")
+            ok_names = {want} | ALIASES.get(want, set())
+            if want is not None and any(n in ok_names or n.startswith(want + "[")
                                         or n.startswith(want + ".") for n in names):
                 return "ok", ""
             return "unrelated", f"{etype} not naming `{want}`: {msg}"[:200]

@@ -17,6 +17,7 @@ from .._validation import (
     check_int,
     check_mask,
     check_positive,
+    check_scalar,
 )
 from ..links import EXP
 from ._inputs import _flatten_mask, _flatten_X, _unflatten, _valid_rows
@@ -136,10 +137,7 @@ class PopulationGLM:
                 if not 0.0 <= float(ratio) <= 1.0:
                     raise ValueError("`regularizer_strength` ratio must be in [0, 1]; "
                                      f"got {ratio!r}.")
-            check_positive(strength, "regularizer_strength", strict=False)
-            if np.ndim(strength) != 0:
-                raise ValueError("`regularizer_strength` must be a scalar; got "
-                                 f"an array of shape {np.shape(strength)}.")
+            strength = check_scalar(strength, "regularizer_strength", "nonneg")
         solver = self.solver
         if solver is not None and solver not in _SOLVERS:
             raise ValueError(f"`solver` must be one of None, {', '.join(map(repr, _SOLVERS))}; "
@@ -148,7 +146,7 @@ class PopulationGLM:
             raise ValueError(f"`solver` must be 'newton' or 'proximal-gradient' for the "
                              f"non-smooth regularizer '{_PUBLIC_NAMES[kind]}'; got 'newton-cg'.")
         if self.tol is not None:
-            check_positive(self.tol, "tol")
+            check_scalar(self.tol, "tol", "positive")
         if self.maxiter is not None:
             check_int(self.maxiter, "maxiter")
         if self.group_mask is not None and kind != "grouplasso":

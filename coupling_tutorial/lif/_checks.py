@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from .._validation import _describe, check_positive
+from .._validation import check_scalar
 
 
 def _scalar(value, name, *, positive=None):
-    """A finite Python float; ``positive`` in {None, 'strict', 'nonneg'}."""
-    if positive is not None:
-        check_positive(value, name, strict=(positive == "strict"))
-    a = np.asarray(value)
-    if a.ndim != 0 or a.dtype.kind not in "iuf":
-        raise ValueError(f"`{name}` must be a real number; got {_describe(value)}.")
-    if not np.isfinite(a):
-        raise ValueError(f"`{name}` must be finite; got {a.item()}.")
-    return float(a)
+    """A finite Python float; ``positive`` in {None, 'strict', 'nonneg'} (the package's
+    :func:`~coupling_tutorial._validation.check_scalar`)."""
+    kind = {None: "real", "strict": "positive", "nonneg": "nonneg"}[positive]
+    return float(check_scalar(value, name, kind))
 
 
 def _n_steps(value, dt, name, *, exact, minimum):

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
+    as_array,
     any_traced as _any_traced,
     check_finite,
     float_dtype as _float_dtype,
@@ -222,8 +223,8 @@ def parabolic_cylinder_u(a, x):
     True
     """
     cdtype = jnp.result_type(complex)
-    a = jnp.asarray(a, dtype=cdtype)
-    x = check_finite(jnp.asarray(x, dtype=_float_dtype()), "x")
+    a = check_finite(as_array(a, "a", dtype=cdtype, allow_complex=True), "a")
+    x = check_finite(as_array(x, "x", dtype=_float_dtype()), "x")
     a, x = jnp.broadcast_arrays(a, x)
     shape = a.shape
     a, x = a.ravel(), x.ravel()

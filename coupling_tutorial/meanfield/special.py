@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import float_dtype as _float_dtype
+from .._validation import as_array, check_not_nan, float_dtype as _float_dtype
 
 __all__ = ["erfcx", "dawson"]
 
@@ -103,7 +103,7 @@ def erfcx(x):
     >>> round(float(ct.erfcx(26.6) * 26.6 * 1.7724538509055159), 9)  # ~ 1 - 1/(2 x^2)
     0.999294839
     """
-    x = jnp.asarray(x, dtype=_float_dtype())
+    x = check_not_nan(as_array(x, "x", dtype=_float_dtype(), allow_empty=True), "x")
     return _erfcx(x)
 
 
@@ -182,5 +182,5 @@ def dawson(x):
     >>> round(float(ct.dawson(0.9241388730)), 10)  # the maximum of D
     0.5410442246
     """
-    x = jnp.asarray(x, dtype=_float_dtype())
+    x = check_not_nan(as_array(x, "x", dtype=_float_dtype(), allow_empty=True), "x")
     return _dawson(x)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
+    validate,
     check_finite,
     check_int,
     check_key,
@@ -27,6 +28,8 @@ def _check_density(density):
     return float(density)
 
 
+@validate(key="key", n_neurons="size", mean="real", std="nonneg", density="prob",
+          glorot="bool", dale="bool", excitatory_fraction="prob")
 def normal_network(key, n_neurons, mean=0.0, std=1.0, density=0.1, glorot=False,
                    dale=True, excitatory_fraction=0.5):
     r"""Random normal weights with Dale's law and sparsity (spikeometric's ``NormalGenerator``).
@@ -86,6 +89,7 @@ def normal_network(key, n_neurons, mean=0.0, std=1.0, density=0.1, glorot=False,
     return jnp.where(mask & ~jnp.eye(n, dtype=bool), z, 0.0)
 
 
+@validate(key="key", n_neurons="size", low="real", high="real", density="prob")
 def uniform_network(key, n_neurons, low=-1.0, high=1.0, density=0.1):
     r"""Random uniform weights on :math:`[\text{low}, \text{high})` with sparsity.
 
@@ -122,6 +126,7 @@ def uniform_network(key, n_neurons, low=-1.0, high=1.0, density=0.1):
     return jnp.where(mask & ~jnp.eye(n, dtype=bool), w, 0.0)
 
 
+@validate(n_neurons="size", a="real", sigma_1="positive", sigma_2="positive")
 def mexican_hat_network(n_neurons, a=1.0, sigma_1=2.0, sigma_2=4.0):
     r"""Ring network with Mexican-hat weights (spikeometric's ``MexicanHatGenerator``).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .._validation import (
+    validate,
     as_array,
     check_finite,
     check_int,
@@ -20,6 +21,7 @@ from .runaway import _check_max_rate, _check_runaway, DEFAULT_MAX_RATE
 __all__ = ["simulate_network"]
 
 
+@validate(key="key", n_steps="size", burn_in="count", return_rates="bool")
 def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_in=0, *,
                      stimulus_mask=None, max_rate=DEFAULT_MAX_RATE, return_rates=False,
                      sampler="inversion"):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
-    _describe,
+    validate,
     _is_traced,
     as_array,
     check_counts,
@@ -27,6 +27,7 @@ from .runaway import _check_max_rate, _check_runaway, DEFAULT_MAX_RATE
 __all__ = ["simulate_recurrent"]
 
 
+@validate(random_key="key", n_steps="size?")
 def simulate_recurrent(
     coupling_coef,
     feedforward_coef,
@@ -209,10 +210,7 @@ def simulate_recurrent(
     check_finite(basis, "coupling_basis_matrix")
     check_finite(intercepts, "intercepts")
     check_counts(init_y, "init_y")
-    inverse_link_function = as_inverse_link(inverse_link_function)
-    if not callable(inverse_link_function):
-        raise ValueError(f"`inverse_link_function` must be callable; got "
-                         f"{_describe(inverse_link_function)}.")
+    inverse_link_function = as_inverse_link(inverse_link_function, "inverse_link_function")
     max_rate_arr = _check_max_rate(max_rate)
     sampler = _check_sampler(sampler)
 
