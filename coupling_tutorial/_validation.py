@@ -100,7 +100,7 @@ def _describe(x) -> str:
 
 def _check_array_type(x, name: str, allow_complex: bool = False):
     """Raise :class:`ArgumentTypeError` for strings, objects and (unless allowed) complex."""
-    if isinstance(x, (str, bytes)):
+    if isinstance(x, (str, bytes, bool, np.bool_)):
         raise ArgumentTypeError(f"`{name}` must be a numeric array; got {_describe(x)}.")
     if _is_traced(x) or isinstance(x, jax.Array):
         kind = np.dtype(x.dtype).kind if not jnp.issubdtype(x.dtype, jax.dtypes.prng_key) \

@@ -110,6 +110,18 @@ def gamma_ppf(q: float, a: float, b: float = 1.0) -> float:
     """
     if q == 0.0:
         return 0.0
+    try:
+        x = _gamma_ppf_unit_rate(q, a)
+    except (ZeroDivisionError, OverflowError):
+        x = math.nan
+    if not math.isfinite(x / b):
+        raise ValueError(f"`a` and `b` must give a finite quantile; got a = {a}, b = {b} "
+                         f"(q = {q}), whose quantile is not representable.")
+    return x / b
+
+
+def _gamma_ppf_unit_rate(q: float, a: float) -> float:
+    """The quantile of Gamma(a, rate 1), by safeguarded Newton iterations."""
     # Solve P(a, x) = q, or Q(a, x) = 1 - q in the upper tail where P is ill-conditioned.
     upper = q > 0.5
 
@@ -136,7 +148,7 @@ def gamma_ppf(q: float, a: float, b: float = 1.0) -> float:
             x = x_new
             break
         x = x_new
-    return x / b
+    return x
 
 
 @validate(window_size="size", upper_percentile="quantile", inhib_a="positive",
@@ -257,6 +269,7 @@ def _check_basis_args(n_basis_funcs, window_size, width):
     return n_basis_funcs, window_size
 
 
+@validate(time_scaling="positive", enforce_decay_to_zero="bool")
 def raised_cosine_log_basis(
     n_basis_funcs: int,
     window_size: int,
@@ -307,10 +320,12 @@ def raised_cosine_log_basis(
     (1.0, 0.0)
     """
     n_basis_funcs, window_size = _check_basis_args(n_basis_funcs, window_size, width)
-    time_scaling = check_positive(time_scaling, "time_scaling")
     x = jnp.linspace(0.0, 1.0, window_size)
-    u = jnp.log(time_scaling * x + 1.0) / jnp.log(time_scaling + 1.0)
+    u = jnp.log1p(time_scaling * x) / jnp.log1p(time_scaling)
     last = 1.0 - width / (n_basis_funcs + width - 1.0) if enforce_decay_to_zero else 1.0
+    if not last > 0:
+        raise ValueError(f"`width` must leave room for {n_basis_funcs} distinct peaks "
+                         f"(width / (n_basis_funcs + width - 1) < 1); got {width}.")
     peaks = jnp.linspace(0.0, last, n_basis_funcs)
     return _raised_cosine(u, peaks, width)
 

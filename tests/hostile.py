@@ -201,6 +201,10 @@ def hostile_values(kind, base):
         return _scalar_common(base) + [
             H(0.0, "either", "zero"), H(1.0, "either", "one"), H(1.5, "invalid", "1.5"),
             H(-0.1, "invalid", "-0.1")]
+    if kind in ("apos", "anonneg", "areal"):  # broadcast scalars: arrays are fine too
+        return [dataclasses.replace(h, expect="either")
+                if h.label in ("list", "length-2 array", "length-2 jax array") else h
+                for h in hostile_values(kind[1:], base)]
     if kind.endswith("?"):  # optional: None is valid
         return [H(None, "valid", "None")] + [h for h in hostile_values(kind[:-1], base)
                                              if h.label != "None"]
@@ -299,6 +303,7 @@ class Spec:
     scenarios: list = dataclasses.field(default_factory=list)
     finite: bool = True
     expect_bool: bool = False
+    host_result: bool = False  # a documented host-side (numpy float64) summary
 
 
 @dataclasses.dataclass
@@ -322,7 +327,8 @@ _H = np.zeros((4, 3, 3))
 _H[0] = 0.1 * np.eye(3)[::-1]
 _OMEGA = np.array([0.0, 10.0, 100.0])
 _SIEG = dict(mu=0.015, sigma=0.003, tau_m=0.01, tau_r=0.002, V_th=0.02, V_r=0.01)
-_SIEG_K = dict(mu="real", sigma="pos", tau_m="pos", tau_r="nonneg", V_th="real", V_r="real")
+_SIEG_K = dict(mu="areal", sigma="apos", tau_m="apos", tau_r="anonneg", V_th="areal",
+               V_r="areal")
 _GLM_K = dict(X="arr", y="counts", regularizer_strength="pos", tol="pos?", maxiter="count?")
 
 
@@ -338,7 +344,7 @@ def _rec_base(**kw):
 TABLE = {
     # filters
     "difference_of_gammas": Spec("difference_of_gammas", dict(window_size=20),
-                                 dict(window_size="size", upper_percentile="unit",
+                                 dict(window_size="size", upper_percentile="prob",
                                       inhib_a="pos", excit_a="pos", inhib_b="pos",
                                       excit_b="pos")),
     "exponential_filter": Spec("exponential_filter", dict(window_size=5, tau=2.0, dt=1.0),
@@ -363,7 +369,7 @@ TABLE = {
                                 * np.ones((1, 2, 1)), basis=_B6),
                            dict(coupling_filters="arr", basis="arr")),
     "gamma_ppf": Spec("gamma_ppf", dict(q=0.5, a=1.0, b=1.0),
-                      dict(q="unit", a="pos", b="pos")),
+                      dict(q="prob", a="pos", b="pos")),
     # features
     "coupling_features": Spec("coupling_features", dict(counts=_COUNTS, basis=_B6),
                               dict(counts="counts", basis="arr"),
@@ -456,34 +462,34 @@ TABLE = {
     "mean_input": Spec("mean_input", dict(nu=np.array([10.0, 10.0]),
                                           **{k: v for k, v in _brunel().items()
                                              if k not in ("tau_r", "V_th", "V_r")}),
-                       dict(nu="posarr", J="arr", K="posarr", tau_m="pos", J_ext="real",
-                            K_ext="pos", nu_ext="nonneg")),
+                       dict(nu="posarr", J="arr", K="posarr", tau_m="apos", J_ext="areal",
+                            K_ext="apos", nu_ext="anonneg")),
     "std_input": Spec("std_input", dict(nu=np.array([10.0, 10.0]),
                                         **{k: v for k, v in _brunel().items()
                                            if k not in ("tau_r", "V_th", "V_r")}),
-                      dict(nu="posarr", J="arr", K="posarr", tau_m="pos", J_ext="real",
-                           K_ext="pos", nu_ext="nonneg")),
+                      dict(nu="posarr", J="arr", K="posarr", tau_m="apos", J_ext="areal",
+                           K_ext="apos", nu_ext="anonneg")),
     "siegert_rate": Spec("siegert_rate", dict(_SIEG), dict(_SIEG_K)),
     "firing_rate_exp_synapses": Spec("firing_rate_exp_synapses",
                                      dict(_SIEG, tau_s=0.0005, V_r=0.0),
-                                     dict(_SIEG_K, tau_s="nonneg")),
+                                     dict(_SIEG_K, tau_s="anonneg")),
     "threshold_shift": Spec("threshold_shift", dict(sigma=0.005, tau_m=0.01, tau_s=0.0005),
-                            dict(sigma="nonneg", tau_m="pos", tau_s="nonneg")),
+                            dict(sigma="anonneg", tau_m="apos", tau_s="anonneg")),
     "self_consistent_rates": Spec("self_consistent_rates", _brunel(),
-                                  dict(J="arr", K="posarr", tau_m="pos", tau_r="nonneg",
-                                       V_th="real", V_r="real", J_ext="real", K_ext="pos",
-                                       nu_ext="nonneg", tol="pos?",
+                                  dict(J="arr", K="posarr", tau_m="apos", tau_r="anonneg",
+                                       V_th="areal", V_r="areal", J_ext="areal", K_ext="apos",
+                                       nu_ext="anonneg", tol="pos?",
                                        method="choice:newton,iteration"),
                                   scenarios=[("Brunel defaults", _brunel(), "valid")]),
     "FixedPointResult": Exempt("a result type"),
     "FixedPointError": Exempt("an exception class"),
     "parabolic_cylinder_u": Spec("parabolic_cylinder_u", dict(a=-0.5, x=1.3),
-                                 dict(a="real", x="real")),
+                                 dict(a="areal", x="areal")),
     "transfer_function": Spec("transfer_function",
                               dict(mu=0.012, sigma=0.004, tau_m=0.01, tau_s=0.0005,
                                    tau_r=0.002, V_th=0.015, V_r=0.0, omegas=_OMEGA),
-                              dict(mu="real", sigma="pos", tau_m="pos", tau_s="nonneg",
-                                   tau_r="nonneg", V_th="real", V_r="real", omegas="arr",
+                              dict(mu="areal", sigma="apos", tau_m="apos", tau_s="anonneg",
+                                   tau_r="anonneg", V_th="areal", V_r="areal", omegas="arr",
                                    synaptic_filter="bool")),
     "fit_transfer_function": Spec(
         "fit_transfer_function",
@@ -504,11 +510,12 @@ TABLE = {
         "simulate_brunel", dict(key=key_(), g=5.0, eta=2.0, n_exc=40, n_inh=10, c_exc=4,
                                 c_inh=1, t_sim=0.02, t_warmup=0.005, J=1e-4),
         dict(key="key", g="nonneg", eta="nonneg", n_exc="size", n_inh="size", J="real",
-             tau_m="pos", dt="pos", t_sim="pos")),
+             tau_m="pos", dt="pos", t_sim="pos"),
+        host_result=True),  # LIFResult: numpy summaries (documented)
     "simulate_lif_neuron": Spec(
         "simulate_lif_neuron", dict(key=key_(), mu=0.025, sigma=0.005, n_neurons=4,
                                     t_sim=0.02, t_warmup=0.005),
-        dict(key="key", mu="real", sigma="nonneg", tau_m="pos", dt="pos", n_neurons="size",
+        dict(key="key", mu="areal", sigma="anonneg", tau_m="pos", dt="pos", n_neurons="size",
              t_sim="pos")),
     # linear_response
     "StationaryRates": Exempt("a result type"),
@@ -616,7 +623,8 @@ def cases(name):
     return out
 
 
-_FLOAT_KINDS = {"pos", "nonneg", "real", "unit", "prob", "pos?", "real?"}
+_FLOAT_KINDS = {"pos", "nonneg", "real", "unit", "prob", "pos?", "real?", "apos", "anonneg",
+                "areal"}
 
 
 def _float_expect(kind, x):
@@ -625,6 +633,7 @@ def _float_expect(kind, x):
     if not np.isfinite(x):
         return "invalid"
     kind = kind.rstrip("?")
+    kind = kind[1:] if kind in ("apos", "anonneg", "areal") else kind
     inside = {"pos": x > 0, "nonneg": x >= 0, "real": True, "unit": 0 < x < 1,
               "prob": 0 <= x <= 1}[kind]
     return "either" if inside else "invalid"
@@ -757,7 +766,7 @@ def classify(spec, arg, expect, outcome):
     if kind == "hang":
         return "valid-rejected" if False else "hang", payload
     if kind == "raised":
-        etype, msg = payload
+        etype, msg, base = payload if len(payload) == 3 else (*payload, payload[0])
         documented = etype in ("RunawayError", "FixedPointError")
         if expect == "valid":
             return "valid-rejected", f"{etype}: {msg}"[:200]
@@ -766,7 +775,7 @@ def classify(spec, arg, expect, outcome):
             return "ok", ""
         if documented:
             return "ok", ""
-        if etype in ("ValueError", "TypeError"):
+        if base in ("ValueError", "TypeError"):
             names = set(re.findall(r"`([^`]+)`", msg))
             want = arg if arg is not None else None
             if want is None and names:
@@ -798,7 +807,7 @@ def inspect_result(spec, result, precision):
         arr = np.asarray(a)
         if arr.dtype.kind in "fc":
             if precision == "float32" and arr.dtype in (np.float64, np.complex128) and \
-                    not isinstance(a, (float, complex)):
+                    not isinstance(a, (float, complex)) and not spec.host_result:
                 return f"dtype {arr.dtype} in float32 mode"
             if spec.finite and not np.all(np.isfinite(arr)):
                 return "NaN/inf in result"
@@ -830,7 +839,8 @@ def run_one(name, precision, kwargs):
     except BaseException as err:  # noqa: BLE001 - every exception is an outcome
         if isinstance(err, (KeyboardInterrupt, SystemExit)):
             raise
-        return ("raised", (type(err).__name__, str(err)[:500]))
+        named = "ValueError" if isinstance(err, (ValueError, TypeError)) else type(err).__name__
+        return ("raised", (type(err).__name__, str(err)[:500], named))
 
 
 # --------------------------------------------------------------------------------------
