@@ -37,6 +37,8 @@ def _run(fn, args, kwargs=None):
                          + [f"{k}={v!r}" for k, v in (kwargs or {}).items()])
         raise _Fail(f"your function raised {type(err).__name__}: {err} "
                     f"(called as fn({call})).") from None
+    if out is None:
+        raise _Fail("your function returned None: did you forget `return`?")
     return _real_output(out, "your function's result")
 
 
