@@ -216,7 +216,8 @@ def test_as_inverse_link():
 def test_self_checks_explain_and_return_false(capsys):
     assert ct.checks.check_coupling_features(
         lambda *a: jnp.asarray(ct.coupling_features(*a)) + 0j) is False
-    assert "is complex (complex" in capsys.readouterr().out
+    assert "your function must return a real array; got a complex one (complex" in \
+        capsys.readouterr().out
     assert ct.checks.check_simulate_recurrent(lambda *a, **k: 3.0) is False
     assert ct.checks.check_newton_fit(lambda *a, **k: ("a", "b")) is False
     out = capsys.readouterr().out

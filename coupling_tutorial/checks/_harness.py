@@ -39,26 +39,28 @@ def _run(fn, args, kwargs=None):
                     f"(called as fn({call})).") from None
     if out is None:
         raise _Fail("your function returned None: did you forget `return`?")
-    return _real_output(out, "your function's result")
+    return _real_output(out, "your function")
 
 
 def _real_output(out, what: str) -> np.ndarray:
     """The reader's output as a float array, or :class:`_Fail` saying why it is not one
     (None, not numeric, or complex: a complex result is wrong even when its real part
-    is right, so it is never cast to real)."""
+    is right, so it is never cast to real). ``what``: "your function" or the name of
+    one of its outputs ("coef")."""
+    must = "must return" if what == "your function" else "must be"
     if out is None:
         raise _Fail(f"{what} is None: did you forget `return`?")
     if isinstance(out, (str, bytes, dict, set)):
-        raise _Fail(f"{what} must be an array; got {type(out).__name__}.")
+        raise _Fail(f"{what} {must} an array; got {type(out).__name__}.")
     try:
         arr = np.asarray(out)
     except Exception:  # noqa: BLE001 - ragged lists and other non-arrays
-        raise _Fail(f"{what} must be an array; got {type(out).__name__}.") from None
+        raise _Fail(f"{what} {must} an array; got {type(out).__name__}.") from None
     if arr.dtype.kind == "c":
-        raise _Fail(f"{what} is complex ({arr.dtype}); it must be real (a complex number "
-                    f"slipped in: an FFT without .real, or a 1j?).")
+        raise _Fail(f"{what} {must} a real array; got a complex one ({arr.dtype}): a "
+                    f"complex number slipped in (an FFT without .real, or a 1j?).")
     if arr.dtype.kind not in "biuf":
-        raise _Fail(f"{what} must be a numeric array; got {type(out).__name__} of dtype "
+        raise _Fail(f"{what} {must} a numeric array; got {type(out).__name__} of dtype "
                     f"{arr.dtype}.")
     return arr.astype(float)
 
