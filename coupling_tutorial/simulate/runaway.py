@@ -26,7 +26,8 @@ class RunawayError(RuntimeError):
     ``vmap``) a compiled program cannot raise a Python exception by itself: the
     simulators then check the rates in a host callback (``jax.debug.callback``) that
     raises this error when the program runs, and JAX re-raises it as a
-    ``jax.errors.JaxRuntimeError`` whose message contains this one (``"RunawayError:
+    ``jax.errors.JaxRuntimeError`` (named ``XlaRuntimeError`` by older JAX; a
+    :class:`RuntimeError` either way) whose message contains this one (``"RunawayError:
     Runaway excitation: at step ..."``); ``spikes`` and ``rates`` are then not attached.
     Either way no NaN rate is returned as if it were a result.
 
