@@ -80,7 +80,7 @@ def test_hostile_inputs(worker, name, precision):
 B6 = hostile._B6
 
 
-def test_scalars_are_cast_then_checked_in_float32():
+def test_scalars_are_cast_then_checked_in_single_precision():
     with float32_mode():
         with pytest.raises(ValueError, match=r"`tau` must be positive and finite; got "
                            r"1e-300, which is 0.0 in float32"):
