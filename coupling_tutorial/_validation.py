@@ -237,9 +237,9 @@ def check_scalar(value, name: str, kind: str = "real"):
     """Check a real scalar argument and return it as a Python number of the working dtype.
 
     ``kind``: ``"real"`` (finite), ``"positive"`` (> 0), ``"nonneg"`` (>= 0), ``"unit"``
-    (in the open interval (0, 1)), ``"prob"`` (in [0, 1]) or ``"quantile"`` (in [0, 1)). Python, NumPy and JAX real
-    scalars and 0-d arrays are accepted; complex, boolean, string, ``None``, lists and
-    arrays of other sizes raise :class:`ArgumentTypeError`. The value is cast to the
+    (in the open interval (0, 1)), ``"prob"`` (in [0, 1]) or ``"quantile"`` (in [0, 1)).
+    Python, NumPy and JAX real scalars and 0-d arrays are accepted; complex, boolean,
+    string, ``None``, lists and arrays of other sizes raise :class:`ArgumentTypeError`. The value is cast to the
     working float dtype *before* its range is checked. Traced values are returned as is
     (their shape is still checked).
     """

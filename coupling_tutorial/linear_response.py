@@ -55,7 +55,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._errors import FixedPointError
-from ._validation import _describe, as_array, check_counts, check_finite, check_int, check_positive, validate
+from ._validation import (_describe, as_array, check_counts, check_finite, check_int,
+                          check_positive, validate)
 from ._validation import float_dtype as _float
 from .links import EXP
 

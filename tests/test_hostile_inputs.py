@@ -61,7 +61,6 @@ def test_hostile_inputs(worker, name, precision):
     accepted (tests/hostile.py: `classify`)."""
     spec = hostile.TABLE[name]
 
-    @PROFILE
     @settings(parent=PROFILE)
     @given(hostile.strategy(name))
     def check(case):
