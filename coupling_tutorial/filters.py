@@ -22,7 +22,7 @@ import math
 import jax.numpy as jnp
 from jax.scipy.stats import gamma as _gamma_dist
 
-from ._validation import as_array, check_finite, check_int, check_positive, validate
+from ._validation import as_array, check_finite, check_int, check_size, validate
 
 __all__ = [
     "difference_of_gammas",
@@ -266,6 +266,7 @@ def _check_basis_args(n_basis_funcs, window_size, width):
         raise ValueError(f"`width` must be > 1 so that neighbouring bumps overlap; got {width}.")
     if abs(2 * width - round(2 * width)) > 1e-12:
         raise ValueError(f"`width` must be a multiple of 0.5 (2*width an integer); got {width}.")
+    check_size((window_size, n_basis_funcs), "window_size")
     return n_basis_funcs, window_size
 
 
@@ -383,6 +384,7 @@ def history_basis(window_size: int):
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
     window_size = check_int(window_size, "window_size")
+    check_size((window_size, window_size), "window_size")
     return jnp.eye(window_size)
 
 

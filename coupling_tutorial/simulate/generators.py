@@ -14,6 +14,7 @@ from .._validation import (
     validate,
     check_finite,
     check_int,
+    check_size,
     check_key,
     check_positive,
     float_dtype as _float,
@@ -72,6 +73,7 @@ def normal_network(key, n_neurons, mean=0.0, std=1.0, density=0.1, glorot=False,
     """
     key = check_key(key, "key")
     n = check_int(n_neurons, "n_neurons", minimum=2)
+    check_size((n, n), "n_neurons")
     density = _check_density(density)
     check_positive(std, "std", strict=False)
     check_finite(jnp.asarray(mean, _float()), "mean")
@@ -117,6 +119,7 @@ def uniform_network(key, n_neurons, low=-1.0, high=1.0, density=0.1):
     """
     key = check_key(key, "key")
     n = check_int(n_neurons, "n_neurons", minimum=2)
+    check_size((n, n), "n_neurons")
     density = _check_density(density)
     if not low < high:
         raise ValueError(f"`low` must be < `high`; got low={low}, high={high}.")
@@ -159,6 +162,7 @@ def mexican_hat_network(n_neurons, a=1.0, sigma_1=2.0, sigma_2=4.0):
     (True, 0.0)
     """
     n = check_int(n_neurons, "n_neurons", minimum=2)
+    check_size((n, n), "n_neurons")
     check_positive(sigma_1, "sigma_1")
     check_positive(sigma_2, "sigma_2")
     check_finite(jnp.asarray(a, _float()), "a")

@@ -9,6 +9,7 @@ from .._validation import (
     as_array,
     check_finite,
     check_int,
+    check_size,
     check_key,
     check_mask,
     float_dtype as _float,
@@ -122,6 +123,7 @@ def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_i
             raise ValueError("`stimulus_mask` must be None when `stimulus` is 2-D; got a mask.")
     max_rate_arr = _check_max_rate(max_rate)
     sampler = _check_sampler(sampler)
+    check_size((n_steps + burn_in, N), "n_steps")
     spikes, mus, first_bad, bad_neurons = _network_core(
         net, key, stim, init_history, max_rate_arr, n_steps=n_steps, burn_in=burn_in,
         sampler=sampler)

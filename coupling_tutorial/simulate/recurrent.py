@@ -16,6 +16,7 @@ from .._validation import (
     check_counts,
     check_finite,
     check_int,
+    check_size,
     check_key,
     float_dtype as _float,
 )
@@ -213,6 +214,7 @@ def simulate_recurrent(
     inverse_link_function = as_inverse_link(inverse_link_function, "inverse_link_function")
     max_rate_arr = _check_max_rate(max_rate)
     sampler = _check_sampler(sampler)
+    check_size((n_steps, n_neurons), "n_steps")
 
     if algorithm == "dense":
         core, extra = _recurrent_core, {}
