@@ -130,6 +130,10 @@ def test_empty_and_absurd_sizes():
     with pytest.raises(ValueError, match=r"`window_size` must be an integer <= 2147483647; "
                        r"got 1000000000000"):
         ct.history_basis(10**12)
+    with pytest.raises(ValueError, match=r"`window_size` asks for an array of shape "
+                       r"\(1073741824, 1073741824\) \(1.15e\+18 elements\); at most "
+                       r"2147483647 are supported"):
+        ct.history_basis(2**30)
     with pytest.raises(ValueError, match=r"`n_basis` asks for an array of shape "
                        r"\(3000000000, 3\)"):
         ct.coupling_mask_to_feature_mask(np.ones((3, 3)), 10**9)
