@@ -11,6 +11,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from .._validation import (
+    ArgumentTypeError,
     as_array,
     check_counts,
     check_finite,
@@ -336,6 +337,8 @@ class PopulationGLM:
 
     def _score_data(self, X, y):
         self._check_fitted()
+        if y is None:
+            raise ArgumentTypeError("`y` must be an array of spike counts; got None.")
         Xf, y, _ = self._prepare(X, y, fitting=False)
         if Xf.shape[1] != self._W.shape[0]:
             raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")
