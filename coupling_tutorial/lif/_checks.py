@@ -18,7 +18,7 @@ def _n_steps(value, dt, name, *, exact, minimum):
     n = int(round(ratio))
     if n < minimum:
         what = "at least one time step" if minimum == 1 else "non-negative"
-        raise ValueError(f"`{name}` must be {what} (dt = {dt!r}); got {value!r}.")
+        raise ValueError(f"`{name}` must be {what} (`dt` = {dt!r}); got {value!r}.")
     if exact and abs(ratio - n) > 1e-6 * max(1.0, abs(ratio)):
         raise ValueError(f"`{name}` must be a multiple of `dt` ({dt!r}); got {value!r}.")
     return n
