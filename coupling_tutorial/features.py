@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import as_array, check_counts, check_finite, check_int, check_mask
+from ._validation import as_array, check_counts, check_finite, check_int, check_mask, check_size
 
 __all__ = [
     "coupling_features",
@@ -158,11 +158,11 @@ def split_coupling(coef, n_basis: int):
     Array(True, dtype=bool)
     """
     n_basis = check_int(n_basis, "n_basis")
-    coef = as_array(coef, "coef", ndim=2)
+    coef = check_finite(as_array(coef, "coef", ndim=2), "coef")
     if coef.shape[0] % n_basis:
         raise ValueError(
-            f"`coef` must have a multiple of n_basis={n_basis} rows (n_senders * n_basis); "
-            f"got {coef.shape[0]} rows."
+            f"`coef` must have a multiple of `n_basis` = {n_basis} rows (n_senders * "
+            f"n_basis); got {coef.shape[0]} rows."
         )
     return coef.reshape(coef.shape[0] // n_basis, n_basis, coef.shape[1])
 
@@ -186,7 +186,7 @@ def to_simulation_layout(split_coef):
     >>> ct.to_simulation_layout(jnp.zeros((3, 2, 4))).shape
     (4, 3, 2)
     """
-    split_coef = as_array(split_coef, "split_coef", ndim=3)
+    split_coef = check_finite(as_array(split_coef, "split_coef", ndim=3), "split_coef")
     return jnp.transpose(split_coef, (2, 0, 1))
 
 
@@ -212,8 +212,8 @@ def coupling_filters(split_coef, basis):
     >>> ct.coupling_filters(jnp.ones((3, 4, 2)), B).shape
     (30, 2, 3)
     """
-    split_coef = as_array(split_coef, "split_coef", ndim=3)
-    basis = as_array(basis, "basis", ndim=2)
+    split_coef = check_finite(as_array(split_coef, "split_coef", ndim=3), "split_coef")
+    basis = check_finite(as_array(basis, "basis", ndim=2), "basis")
     if split_coef.shape[1] != basis.shape[1]:
         raise ValueError(
             f"`split_coef` axis 1 (n_basis) must equal the number of basis columns "
@@ -247,4 +247,5 @@ def coupling_mask_to_feature_mask(mask, n_basis: int):
     n_basis = check_int(n_basis, "n_basis")
     m = as_array(mask, "mask", ndim=2)
     m = check_mask(m, "mask", m.shape)
+    check_size((m.shape[0] * n_basis, m.shape[1]), "n_basis")
     return jnp.repeat(m, n_basis, axis=0)

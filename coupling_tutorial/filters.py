@@ -22,7 +22,7 @@ import math
 import jax.numpy as jnp
 from jax.scipy.stats import gamma as _gamma_dist
 
-from ._validation import as_array, check_finite, check_int, check_positive
+from ._validation import as_array, check_finite, check_int, check_size, validate
 
 __all__ = [
     "difference_of_gammas",
@@ -82,6 +82,7 @@ def _gammainc_pq(a: float, x: float) -> tuple[float, float]:
     return 1.0 - q, q
 
 
+@validate(q="quantile", a="positive", b="positive")
 def gamma_ppf(q: float, a: float, b: float = 1.0) -> float:
     r"""Quantile function of the gamma distribution with shape ``a`` and rate ``b``.
 
@@ -107,12 +108,20 @@ def gamma_ppf(q: float, a: float, b: float = 1.0) -> float:
     >>> round(gamma_ppf(0.5, 1.0), 12)  # median of Exp(1) is ln 2
     0.69314718056
     """
-    check_positive(a, "a")
-    check_positive(b, "b")
-    if not 0.0 <= q < 1.0:
-        raise ValueError(f"`q` must be in [0, 1); got {q}.")
     if q == 0.0:
         return 0.0
+    try:
+        x = _gamma_ppf_unit_rate(q, a)
+    except (ZeroDivisionError, OverflowError):
+        x = math.nan
+    if not math.isfinite(x / b):
+        raise ValueError(f"`a` and `b` must give a finite quantile; got a = {a}, b = {b} "
+                         f"(q = {q}), whose quantile is not representable.")
+    return x / b
+
+
+def _gamma_ppf_unit_rate(q: float, a: float) -> float:
+    """The quantile of Gamma(a, rate 1), by safeguarded Newton iterations."""
     # Solve P(a, x) = q, or Q(a, x) = 1 - q in the upper tail where P is ill-conditioned.
     upper = q > 0.5
 
@@ -139,9 +148,11 @@ def gamma_ppf(q: float, a: float, b: float = 1.0) -> float:
             x = x_new
             break
         x = x_new
-    return x / b
+    return x
 
 
+@validate(window_size="size", upper_percentile="quantile", inhib_a="positive",
+          excit_a="positive", inhib_b="positive", excit_b="positive")
 def difference_of_gammas(
     window_size: int,
     upper_percentile: float = 0.99,
@@ -190,12 +201,6 @@ def difference_of_gammas(
     >>> bool(h[0] < 0 < h.max())
     True
     """
-    window_size = check_int(window_size, "window_size")
-    if not (isinstance(upper_percentile, (int, float)) and 0.0 <= upper_percentile < 1.0):
-        raise ValueError(f"`upper_percentile` must be in [0, 1); got {upper_percentile!r}.")
-    for name, val in (("inhib_a", inhib_a), ("excit_a", excit_a),
-                      ("inhib_b", inhib_b), ("excit_b", excit_b)):
-        check_positive(val, name)
     for name, val in (("inhib_a", inhib_a), ("excit_a", excit_a)):
         if val < 1:
             raise ValueError(
@@ -220,6 +225,7 @@ def difference_of_gammas(
     return h / norm
 
 
+@validate(window_size="size", tau="positive", dt="positive")
 def exponential_filter(window_size: int, tau, dt=1.0):
     r"""Exponentially decaying coupling filter.
 
@@ -247,11 +253,8 @@ def exponential_filter(window_size: int, tau, dt=1.0):
     >>> ct.exponential_filter(3, tau=1.0).round(4).tolist()
     [1.0, 0.3679, 0.1353]
     """
-    window_size = check_int(window_size, "window_size")
-    check_positive(tau, "tau")
-    check_positive(dt, "dt")
     lags = jnp.arange(window_size)
-    return jnp.exp(-dt * lags / tau)
+    return jnp.exp(-(dt / tau) * lags)
 
 
 def _raised_cosine(u, peaks, width):
@@ -260,15 +263,20 @@ def _raised_cosine(u, peaks, width):
     return 0.5 * (jnp.cos(jnp.clip(jnp.pi * shifted / (delta * width), -jnp.pi, jnp.pi)) + 1.0)
 
 
+@validate(width="positive")
 def _check_basis_args(n_basis_funcs, window_size, width):
+    """The raised-cosine bases' arguments (both bases, as NeMoS: 2 * width an integer)."""
     n_basis_funcs = check_int(n_basis_funcs, "n_basis_funcs", minimum=2)
     window_size = check_int(window_size, "window_size", minimum=2)
-    check_positive(width, "width")
     if width <= 1:
         raise ValueError(f"`width` must be > 1 so that neighbouring bumps overlap; got {width}.")
+    if abs(2 * width - round(2 * width)) > 1e-12:
+        raise ValueError(f"`width` must be a multiple of 0.5 (2*width an integer); got {width}.")
+    check_size((window_size, n_basis_funcs), "window_size")
     return n_basis_funcs, window_size
 
 
+@validate(time_scaling="positive", enforce_decay_to_zero="bool")
 def raised_cosine_log_basis(
     n_basis_funcs: int,
     window_size: int,
@@ -298,7 +306,8 @@ def raised_cosine_log_basis(
     window_size : int
         Number of lags, >= 2. Row 0 is lag 1 (the most recent bin).
     width : float
-        Overlap of neighbouring bumps, > 1.
+        Overlap of neighbouring bumps, > 1, with ``2 * width`` an integer (as NeMoS
+        requires, and :func:`raised_cosine_linear_basis`).
     time_scaling : float
         How strongly the time axis is stretched, > 0 (large: more log-like).
     enforce_decay_to_zero : bool
@@ -318,10 +327,12 @@ def raised_cosine_log_basis(
     (1.0, 0.0)
     """
     n_basis_funcs, window_size = _check_basis_args(n_basis_funcs, window_size, width)
-    check_positive(time_scaling, "time_scaling")
     x = jnp.linspace(0.0, 1.0, window_size)
-    u = jnp.log(time_scaling * x + 1.0) / jnp.log(time_scaling + 1.0)
+    u = jnp.log1p(time_scaling * x) / jnp.log1p(time_scaling)
     last = 1.0 - width / (n_basis_funcs + width - 1.0) if enforce_decay_to_zero else 1.0
+    if not last > 0:
+        raise ValueError(f"`width` must leave room for {n_basis_funcs} distinct peaks "
+                         f"(width / (n_basis_funcs + width - 1) < 1); got {width}.")
     peaks = jnp.linspace(0.0, last, n_basis_funcs)
     return _raised_cosine(u, peaks, width)
 
@@ -353,8 +364,6 @@ def raised_cosine_linear_basis(n_basis_funcs: int, window_size: int, width: floa
     (100, 6)
     """
     n_basis_funcs, window_size = _check_basis_args(n_basis_funcs, window_size, width)
-    if abs(2 * width - round(2 * width)) > 1e-12:
-        raise ValueError(f"`width` must be a multiple of 0.5 (2*width an integer); got {width}.")
     x = jnp.linspace(0.0, 1.0, window_size)
     peaks = jnp.linspace(0.0, 1.0, n_basis_funcs)
     return _raised_cosine(x, peaks, width)
@@ -381,6 +390,7 @@ def history_basis(window_size: int):
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
     window_size = check_int(window_size, "window_size")
+    check_size((window_size, window_size), "window_size")
     return jnp.eye(window_size)
 
 

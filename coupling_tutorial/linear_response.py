@@ -55,7 +55,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._errors import FixedPointError
-from ._validation import _describe, as_array, check_counts, check_finite, check_int, check_positive
+from ._validation import (_describe, as_array, check_counts, check_finite, check_int,
+                          check_positive, validate)
 from ._validation import float_dtype as _float
 from .links import EXP
 
@@ -244,6 +245,7 @@ def _newton_rates(H, log_nu0, tol, max_iter):
     return EXP.inverse(x), r, it
 
 
+@validate(tol="positive?", max_iter="size")
 def stationary_rates(filters, baseline_rates, tol=None, max_iter=100):
     r"""Stationary expected counts of an exp-link GLM network (the mean-field fixed point).
 
@@ -384,6 +386,7 @@ def _check_stable(kernel):
     return rho
 
 
+@validate(tol="positive?", max_iter="size")
 def linearize(filters, baseline_rates, tol=None, max_iter=100):
     r"""Linearise an exp-link GLM network around its stationary state.
 
@@ -435,6 +438,7 @@ def linearize(filters, baseline_rates, tol=None, max_iter=100):
     return Linearization(res.rates, G, spectral_radius(G), res.n_iter, res.residual)
 
 
+@validate(tol="positive?", max_iter="size")
 def linearize_network(net, tol=None, max_iter=100):
     r"""Linearise a :class:`~coupling_tutorial.PoissonGLMNetwork` (Hawkes approximation).
 
@@ -578,6 +582,7 @@ def _fft_covariance(kernel, rates, max_lag, rho, n_freq):
     return c[: max_lag + 1]
 
 
+@validate(max_lag="count", n_freq="size?")
 def predicted_covariance(kernel, rates, max_lag, method="exact", n_freq=None):
     r"""Cross-covariance function of the linearised network for lags ``-max_lag..max_lag``.
 
@@ -676,6 +681,7 @@ def _direct_xcov(xc, max_lag):
     return jnp.concatenate([neg, pos], axis=0)
 
 
+@validate(max_lag="count", unbiased="bool")
 def empirical_covariance(counts, max_lag, unbiased=True, method="auto"):
     r"""Cross-covariance functions (correlograms) of spike counts for lags ``-L..L``.
 

@@ -56,6 +56,20 @@ EXP = Link("exp", jnp.exp, jnp.exp, _identity)
 SOFTPLUS = Link("softplus", jax.nn.softplus, jax.nn.sigmoid, _log_softplus)
 
 
-def as_inverse_link(link) -> Callable:
-    """The callable ``eta -> rate`` of a :class:`Link` or of a plain callable (unchanged)."""
-    return link.inverse if isinstance(link, Link) else link
+def as_inverse_link(link, name: str = "link") -> Callable:
+    """The callable ``eta -> rate`` of a :class:`Link`, of a link's name (``"exp"``,
+    ``"softplus"``) or of a plain callable (unchanged); anything else raises a
+    ``TypeError``/``ValueError`` naming the argument (``name``)."""
+    if isinstance(link, Link):
+        return link.inverse
+    if isinstance(link, str):
+        links = {L.name: L for L in (EXP, SOFTPLUS)}
+        if link not in links:
+            raise ValueError(f"`{name}` must be a callable, a Link or one of "
+                             f"{sorted(links)}; got {link!r}.")
+        return links[link].inverse
+    if not callable(link):
+        from ._validation import ArgumentTypeError, _describe
+        raise ArgumentTypeError(f"`{name}` must be a callable, a Link or one of "
+                                f"['exp', 'softplus']; got {_describe(link)}.")
+    return link

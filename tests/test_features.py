@@ -128,7 +128,7 @@ def test_mask_expansion_matches_feature_columns():
     (lambda: ct.coupling_features(np.zeros((5, 2)), np.ones((5, 2))),
      r"`counts` must have more samples than the basis window \(5\); got 5"),
     (lambda: ct.split_coupling(np.zeros((7, 2)), 3),
-     r"`coef` must have a multiple of n_basis=3 rows \(n_senders \* n_basis\); got 7 rows"),
+     r"`coef` must have a multiple of `n_basis` = 3 rows \(n_senders \* n_basis\); got 7 rows"),
     (lambda: ct.split_coupling(np.zeros((6, 2)), 0), r"`n_basis` must be an integer >= 1; got 0"),
     (lambda: ct.coupling_filters(np.zeros((2, 3, 2)), np.ones((10, 4))),
      r"`split_coef` axis 1 \(n_basis\) must equal the number of basis columns 4; got 3"),

@@ -39,11 +39,30 @@ def _run(fn, args, kwargs=None):
                     f"(called as fn({call})).") from None
     if out is None:
         raise _Fail("your function returned None: did you forget `return`?")
+    return _real_output(out, "your function")
+
+
+def _real_output(out, what: str) -> np.ndarray:
+    """The reader's output as a float array, or :class:`_Fail` saying why it is not one
+    (None, not numeric, or complex: a complex result is wrong even when its real part
+    is right, so it is never cast to real). ``what``: "your function" or the name of
+    one of its outputs ("coef")."""
+    must = "must return" if what == "your function" else "must be"
+    if out is None:
+        raise _Fail(f"{what} is None: did you forget `return`?")
+    if isinstance(out, (str, bytes, dict, set)):
+        raise _Fail(f"{what} {must} an array; got {type(out).__name__}.")
     try:
-        arr = np.asarray(out, dtype=float)
-    except (TypeError, ValueError):
-        raise _Fail(f"your function must return an array; got {type(out).__name__}.") from None
-    return arr
+        arr = np.asarray(out)
+    except Exception:  # noqa: BLE001 - ragged lists and other non-arrays
+        raise _Fail(f"{what} {must} an array; got {type(out).__name__}.") from None
+    if arr.dtype.kind == "c":
+        raise _Fail(f"{what} {must} a real array; got a complex one ({arr.dtype}): a "
+                    f"complex number slipped in (an FFT without .real, or a 1j?).")
+    if arr.dtype.kind not in "biuf":
+        raise _Fail(f"{what} {must} a numeric array; got {type(out).__name__} of dtype "
+                    f"{arr.dtype}.")
+    return arr.astype(float)
 
 
 def _short(a) -> str:
@@ -131,6 +150,12 @@ def exercise_check(label: str):
                 message = body(fn)
             except _Fail as fail:
                 return _report(name, False, str(fail), verbose)
+            except NotImplementedError:
+                raise
+            except Exception as err:  # noqa: BLE001 - an output the diagnosis did not expect
+                return _report(name, False, f"your function's output could not be checked "
+                               f"({type(err).__name__}: {err}); check its type and shape.",
+                               verbose)
             return _report(name, True, message, verbose)
 
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):

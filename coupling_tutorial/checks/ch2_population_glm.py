@@ -11,6 +11,7 @@ import numpy as np
 from ._harness import (
     _accepts,
     _Fail,
+    _real_output,
     _float_inputs,
     _rtol,
     _run,
@@ -181,8 +182,8 @@ def check_newton_fit(fn) -> str:
             raise _Fail(f"return (coef, intercept) separately, not one vector of "
                         f"{n_features + 1} numbers.")
         raise _Fail("return a pair (coef, intercept).")
-    got_w = np.asarray(out[0], dtype=float).reshape(-1) if np.size(out[0]) else np.array([])
-    got_b = np.asarray(out[1], dtype=float)
+    got_w = _real_output(out[0], "coef").reshape(-1)
+    got_b = _real_output(out[1], "intercept")
     if got_w.shape != (n_features,):
         raise _Fail(f"coef has {got_w.size} entries; expected {n_features} (one per "
                     f"column of X) {where}.")

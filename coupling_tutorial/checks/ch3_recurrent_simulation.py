@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._harness import _Fail, _float_inputs, _rtol, _tolerance_message, exercise_check
+from ._harness import (_Fail, _float_inputs, _real_output, _rtol, _tolerance_message,
+                       exercise_check)
 
 __all__ = ["check_simulate_recurrent"]
 
@@ -104,8 +105,8 @@ def check_simulate_recurrent(fn) -> str:
                     f"{where}.") from None
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise _Fail("return a pair (spikes, rates), each (n_steps, n_neurons).")
-    spikes = np.asarray(out[0], dtype=float)
-    rates = np.asarray(out[1], dtype=float)
+    spikes = _real_output(out[0], "spikes")
+    rates = _real_output(out[1], "rates")
     for what, arr in (("spikes", spikes), ("rates", rates)):
         if arr.shape != (n_steps, n):
             hint = " (transposed?)" if arr.shape == (n, n_steps) else ""

@@ -11,12 +11,14 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from .._validation import (
+    ArgumentTypeError,
     as_array,
     check_counts,
     check_finite,
     check_int,
     check_mask,
     check_positive,
+    check_scalar,
 )
 from ..links import EXP
 from ..progress import _check_progress, _start
@@ -159,10 +161,7 @@ class PopulationGLM:
                 if not 0.0 <= float(ratio) <= 1.0:
                     raise ValueError("`regularizer_strength` ratio must be in [0, 1]; "
                                      f"got {ratio!r}.")
-            check_positive(strength, "regularizer_strength", strict=False)
-            if np.ndim(strength) != 0:
-                raise ValueError("`regularizer_strength` must be a scalar; got "
-                                 f"an array of shape {np.shape(strength)}.")
+            strength = check_scalar(strength, "regularizer_strength", "nonneg")
         solver = self.solver
         if solver is not None and solver not in _SOLVERS:
             raise ValueError(f"`solver` must be one of None, {', '.join(map(repr, _SOLVERS))}; "
@@ -171,7 +170,7 @@ class PopulationGLM:
             raise ValueError(f"`solver` must be 'newton' or 'proximal-gradient' for the "
                              f"non-smooth regularizer '{_PUBLIC_NAMES[kind]}'; got 'newton-cg'.")
         if self.tol is not None:
-            check_positive(self.tol, "tol")
+            check_scalar(self.tol, "tol", "positive")
         if self.maxiter is not None:
             check_int(self.maxiter, "maxiter")
         if self.group_mask is not None and kind != "grouplasso":
@@ -407,6 +406,8 @@ class PopulationGLM:
 
     def _score_data(self, X, y):
         self._check_fitted()
+        if y is None:
+            raise ArgumentTypeError("`y` must be an array of spike counts; got None.")
         Xf, y, _ = self._prepare(X, y, fitting=False)
         if Xf.shape[1] != self._W.shape[0]:
             raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")

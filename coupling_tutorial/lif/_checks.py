@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from .._validation import _describe, check_positive
+from .._validation import check_scalar
 
 
 def _scalar(value, name, *, positive=None):
-    """A finite Python float; ``positive`` in {None, 'strict', 'nonneg'}."""
-    if positive is not None:
-        check_positive(value, name, strict=(positive == "strict"))
-    a = np.asarray(value)
-    if a.ndim != 0 or a.dtype.kind not in "iuf":
-        raise ValueError(f"`{name}` must be a real number; got {_describe(value)}.")
-    if not np.isfinite(a):
-        raise ValueError(f"`{name}` must be finite; got {a.item()}.")
-    return float(a)
+    """A finite Python float; ``positive`` in {None, 'strict', 'nonneg'} (the package's
+    :func:`~coupling_tutorial._validation.check_scalar`)."""
+    kind = {None: "real", "strict": "positive", "nonneg": "nonneg"}[positive]
+    return float(check_scalar(value, name, kind))
 
 
 def _n_steps(value, dt, name, *, exact, minimum):
@@ -25,7 +18,7 @@ def _n_steps(value, dt, name, *, exact, minimum):
     n = int(round(ratio))
     if n < minimum:
         what = "at least one time step" if minimum == 1 else "non-negative"
-        raise ValueError(f"`{name}` must be {what} (dt = {dt!r}); got {value!r}.")
+        raise ValueError(f"`{name}` must be {what} (`dt` = {dt!r}); got {value!r}.")
     if exact and abs(ratio - n) > 1e-6 * max(1.0, abs(ratio)):
         raise ValueError(f"`{name}` must be a multiple of `dt` ({dt!r}); got {value!r}.")
     return n

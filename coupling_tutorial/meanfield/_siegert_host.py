@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
+    _check_array_type,
     as_array,
     check_finite,
     check_positive,
@@ -91,6 +92,7 @@ def _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r, tau_s=None):
     dtype = np.dtype(result_float_dtype(*raw, tau_s))
     arrs = []
     for name, value in zip(_NAMES, raw):
+        _check_array_type(value, name)  # no complex, string or bool cast to a number
         try:
             arrs.append(np.asarray(value, dtype=dtype))
         except (TypeError, ValueError):

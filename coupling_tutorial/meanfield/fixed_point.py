@@ -16,6 +16,7 @@ from .._errors import FixedPointError
 from .._validation import (
     check_finite,
     check_positive,
+    check_scalar,
     check_thresholds as _check_thresholds,
     float_dtype as _float_dtype,
     np_float_dtype as _np_float,
@@ -153,7 +154,7 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
     if tau_s is not None:
         tau_s = np.asarray(_check_tau_s(tau_s, tau_m))
     synapse = synapse_model(tau_s)
-    check_positive(tol, "tol")
+    tol = check_scalar(tol, "tol", "positive")
     params = NetworkParams(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, synapse)
     res = lambda x: _residual(jnp.asarray(x, dtype), params, matrix)  # noqa: E731
     jac_fn = lambda x: _residual_and_jacobian(jnp.asarray(x, dtype), params, matrix)  # noqa: E731

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
+    _check_array_type,
     _is_traced,
     as_array,
     check_finite,
@@ -26,6 +27,7 @@ def _arr(x, name, ndim=None):
     avoids a device round trip per argument (same checks and messages)."""
     if _is_traced(x):
         return as_array(x, name, ndim=ndim, dtype=_float_dtype())
+    _check_array_type(x, name)  # no complex, string or bool cast to a number
     try:
         a = np.asarray(x, dtype=_np_float())
     except (TypeError, ValueError):

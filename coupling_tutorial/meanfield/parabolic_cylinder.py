@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
+    as_array,
     any_traced as _any_traced,
     check_finite,
 )
@@ -238,8 +239,8 @@ def parabolic_cylinder_u(a, x):
     """
     dtype = result_float_dtype(x, a)
     cdtype = jnp.result_type(dtype, jnp.complex64)
-    a = check_finite(jnp.asarray(a, dtype=cdtype), "a")
-    x = check_finite(jnp.asarray(x, dtype=dtype), "x")
+    a = check_finite(as_array(a, "a", dtype=cdtype, allow_complex=True), "a")
+    x = check_finite(as_array(x, "x", dtype=dtype), "x")
     a, x = jnp.broadcast_arrays(a, x)
     shape = a.shape
     a, x = a.ravel(), x.ravel()

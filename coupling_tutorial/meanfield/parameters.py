@@ -8,7 +8,7 @@ from importlib import resources
 
 import jax.numpy as jnp
 
-from .._validation import check_positive, float_dtype as _float_dtype
+from .._validation import float_dtype as _float_dtype, validate
 
 __all__ = ["brunel_parameters", "microcircuit_parameters", "MICROCIRCUIT_POPULATIONS"]
 
@@ -22,6 +22,7 @@ def _load(name: str) -> dict:
 MICROCIRCUIT_POPULATIONS = tuple(_load("microcircuit_bos2016.json")["populations"])
 
 
+@validate(g="nonneg", eta="nonneg")
 def brunel_parameters(g=5.0, eta=2.0):
     r"""Brunel (2000) E/I network (delta synapses) as arguments of :func:`self_consistent_rates`.
 
@@ -53,8 +54,6 @@ def brunel_parameters(g=5.0, eta=2.0):
     >>> p["J"].tolist(), p["nu_ext"]
     ([[0.0001, -0.0005], [0.0001, -0.0005]], 20.0)
     """
-    check_positive(g, "g", strict=False)
-    check_positive(eta, "eta", strict=False)
     d = _load("brunel2000.json")
     J, C_E, C_I = d["J"], d["C_E"], d["C_I"]
     nu_thr = d["V_th"] / (J * C_E * d["tau_m"])

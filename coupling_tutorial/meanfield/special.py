@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validation import check_not_nan
 from ._dtypes import as_float
 
 __all__ = ["erfcx", "dawson"]
@@ -111,7 +112,7 @@ def erfcx(x):
     >>> round(float(ct.erfcx(26.6) * 26.6 * 1.7724538509055159), 9)  # ~ 1 - 1/(2 x^2)
     0.999294839
     """
-    return _erfcx(as_float(x, "x"))
+    return _erfcx(check_not_nan(as_float(x, "x", allow_empty=True), "x"))
 
 
 _DAWSON_ASYMPTOTIC_FROM = 50.0
@@ -189,4 +190,4 @@ def dawson(x):
     >>> round(float(ct.dawson(0.9241388730)), 10)  # the maximum of D
     0.5410442246
     """
-    return _dawson(as_float(x, "x"))
+    return _dawson(check_not_nan(as_float(x, "x", allow_empty=True), "x"))

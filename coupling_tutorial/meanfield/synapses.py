@@ -64,7 +64,11 @@ def threshold_shift(sigma, tau_m, tau_s):
     >>> round(float(ct.threshold_shift(0.005, 0.01, 0.0005)) * 1e3, 6)  # mV
     1.154512
     """
-    return _shift(jnp.asarray(sigma), jnp.asarray(tau_m), jnp.asarray(tau_s), jnp)
+    dtype = _float_dtype()
+    sigma = check_positive(as_array(sigma, "sigma", dtype=dtype), "sigma", strict=False)
+    tau_m = check_positive(as_array(tau_m, "tau_m", dtype=dtype), "tau_m")
+    tau_s = check_positive(as_array(tau_s, "tau_s", dtype=dtype), "tau_s", strict=False)
+    return _shift(sigma, tau_m, tau_s, jnp)
 
 
 def _shift(sigma, tau_m, tau_s, xp):

@@ -257,7 +257,7 @@ def fit_transfer_function(H, omegas):
     >>> round(float(tau[0]), 6), round(float(h0[0]), 6), bool(err[0] < 1e-8)
     (0.005, 300.0, True)
     """
-    H = as_array(H, "H", ndim=(1, 2))
+    H = as_array(H, "H", ndim=(1, 2), allow_complex=True)
     if H.ndim == 1:
         H = H[:, None]
     dtype = result_float_dtype(H, omegas)

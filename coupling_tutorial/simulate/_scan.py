@@ -30,12 +30,13 @@ def _chunk_size(n_steps):
 def _guarded_draw(sampler, pre, rate, t, first_bad, bad_neurons, max_rate):
     """Draw bin ``t``'s counts, recording the first step whose rates ran away.
 
-    A rate that is non-finite or above ``max_rate`` marks step ``t`` (``first_bad``) and
+    A rate that is non-finite, negative or above ``max_rate`` marks step ``t``
+    (``first_bad``) and
     its neurons (``bad_neurons``), once. From that step on no spikes are drawn (counts
     stay counts, never garbage), and the rates recorded after it are NaN.
     Returns ``(counts, recorded_rate, first_bad, bad_neurons)``.
     """
-    bad = ~jnp.isfinite(rate) | (rate > max_rate)
+    bad = ~jnp.isfinite(rate) | (rate > max_rate) | (rate < 0)
     newly = (first_bad < 0) & jnp.any(bad)
     first_bad = jnp.where(newly, t, first_bad)
     bad_neurons = jnp.where(newly, bad, bad_neurons)

@@ -11,8 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
+    validate,
     check_finite,
     check_int,
+    check_size,
     check_key,
     check_positive,
     float_dtype as _float,
@@ -27,6 +29,8 @@ def _check_density(density):
     return float(density)
 
 
+@validate(key="key", n_neurons="size", mean="real", std="nonneg", density="prob",
+          glorot="bool", dale="bool", excitatory_fraction="prob")
 def normal_network(key, n_neurons, mean=0.0, std=1.0, density=0.1, glorot=False,
                    dale=True, excitatory_fraction=0.5):
     r"""Random normal weights with Dale's law and sparsity (spikeometric's ``NormalGenerator``).
@@ -69,6 +73,7 @@ def normal_network(key, n_neurons, mean=0.0, std=1.0, density=0.1, glorot=False,
     """
     key = check_key(key, "key")
     n = check_int(n_neurons, "n_neurons", minimum=2)
+    check_size((n, n), "n_neurons")
     density = _check_density(density)
     check_positive(std, "std", strict=False)
     check_finite(jnp.asarray(mean, _float()), "mean")
@@ -86,6 +91,7 @@ def normal_network(key, n_neurons, mean=0.0, std=1.0, density=0.1, glorot=False,
     return jnp.where(mask & ~jnp.eye(n, dtype=bool), z, 0.0)
 
 
+@validate(key="key", n_neurons="size", low="real", high="real", density="prob")
 def uniform_network(key, n_neurons, low=-1.0, high=1.0, density=0.1):
     r"""Random uniform weights on :math:`[\text{low}, \text{high})` with sparsity.
 
@@ -113,6 +119,7 @@ def uniform_network(key, n_neurons, low=-1.0, high=1.0, density=0.1):
     """
     key = check_key(key, "key")
     n = check_int(n_neurons, "n_neurons", minimum=2)
+    check_size((n, n), "n_neurons")
     density = _check_density(density)
     if not low < high:
         raise ValueError(f"`low` must be < `high`; got low={low}, high={high}.")
@@ -122,6 +129,7 @@ def uniform_network(key, n_neurons, low=-1.0, high=1.0, density=0.1):
     return jnp.where(mask & ~jnp.eye(n, dtype=bool), w, 0.0)
 
 
+@validate(n_neurons="size", a="real", sigma_1="positive", sigma_2="positive")
 def mexican_hat_network(n_neurons, a=1.0, sigma_1=2.0, sigma_2=4.0):
     r"""Ring network with Mexican-hat weights (spikeometric's ``MexicanHatGenerator``).
 
@@ -154,6 +162,7 @@ def mexican_hat_network(n_neurons, a=1.0, sigma_1=2.0, sigma_2=4.0):
     (True, 0.0)
     """
     n = check_int(n_neurons, "n_neurons", minimum=2)
+    check_size((n, n), "n_neurons")
     check_positive(sigma_1, "sigma_1")
     check_positive(sigma_2, "sigma_2")
     check_finite(jnp.asarray(a, _float()), "a")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._validation import check_int
+from .._validation import check_int, validate
 from .network import _check_net
 
 __all__ = ["mean_field_rate"]
@@ -44,6 +44,7 @@ def _mean_field(net, n_iter, damping, fluctuations):
 _LOG_NU_CAP = 50.0
 
 
+@validate(n_iter="size", damping="prob", fluctuations="bool", return_residual="bool")
 def mean_field_rate(net, n_iter=200, damping=0.5, fluctuations=True, return_residual=False):
     r"""Differentiable estimate of each neuron's stationary expected count per bin.
 

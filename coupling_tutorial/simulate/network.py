@@ -15,13 +15,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
+    ArgumentTypeError,
     _describe,
     as_array,
     check_counts,
     check_finite,
     check_int,
     check_positive,
+    check_scalar,
     float_dtype as _float,
+    validate,
 )
 from ..links import EXP
 
@@ -117,14 +120,16 @@ class PoissonGLMNetwork:
 
     def __init__(self, W0, alpha, beta, T, tau, dt, r, b, n_neurons=None, *,
                  _raw=None):
-        if _raw is not None:  # fast path used by tree_unflatten and replace
+        if _raw is not None:  # fast path used by tree_unflatten (leaves as they are)
             for name, value in _raw.items():
                 object.__setattr__(self, name, value)
             return
+        self._init(W0, alpha, beta, T, tau, dt, r, b, n_neurons)
+
+    @validate(alpha="positive", beta="real", T="size", tau="positive", dt="positive",
+              r="real")
+    def _init(self, W0, alpha, beta, T, tau, dt, r, b, n_neurons):
         dtype = _float()
-        T = check_int(T, "T")
-        for name, val in (("alpha", alpha), ("tau", tau), ("dt", dt)):
-            check_positive(val, name)
         if isinstance(W0, tuple):
             if len(W0) != 2:
                 raise ValueError("`W0` must be a dense array or a tuple (edge_index, "
@@ -134,7 +139,7 @@ class PoissonGLMNetwork:
                     edge_index.dtype.kind not in "iu":
                 raise ValueError("`edge_index` must be an integer array of shape "
                                  f"(2, n_edges); got {_describe(edge_index)}.")
-            weights = as_array(W0[1], "weights", ndim=1, dtype=dtype)
+            weights = as_array(W0[1], "weights", ndim=1, dtype=dtype, allow_empty=True)
             if weights.shape[0] != edge_index.shape[1]:
                 raise ValueError(f"`weights` must have one entry per edge "
                                  f"({edge_index.shape[1]}); got {weights.shape[0]}.")
@@ -160,8 +165,6 @@ class PoissonGLMNetwork:
         if b.ndim == 1 and b.shape[0] != n_neurons:
             raise ValueError(f"`b` must be a scalar or have shape ({n_neurons},); got shape "
                              f"{b.shape}.")
-        for name, val in (("beta", beta), ("r", r)):
-            check_finite(as_array(val, name, ndim=0, dtype=dtype), name)
         check_finite(b, "b")
         raw = dict(
             sources=jnp.asarray(sources, jnp.int32), targets=jnp.asarray(targets, jnp.int32),
@@ -190,12 +193,18 @@ class PoissonGLMNetwork:
         return int(self.weights.shape[0])
 
     def replace(self, **changes) -> "PoissonGLMNetwork":
-        """A copy with some differentiable leaves replaced (e.g. ``r``, ``b``)."""
+        """A copy with some differentiable leaves replaced (e.g. ``r``, ``b``).
+
+        The new values go through the constructor's checks (``alpha``, ``tau``, ``dt``
+        positive scalars; ``beta``, ``r`` finite scalars; ``b`` a finite scalar or
+        ``(n_neurons,)``; ``weights`` finite, one per edge); traced values (inside
+        ``jax.grad``/``jit``, as :func:`tune_network` uses it) are checked for shape only.
+        """
         raw = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         unknown = set(changes) - set(self._PARAMS)
         if unknown:
             raise ValueError(f"`replace` accepts only {self._PARAMS}; got {sorted(unknown)}.")
-        raw.update({k: jnp.asarray(v, _float()) for k, v in changes.items()})
+        raw.update({k: _checked_leaf(self, k, v) for k, v in changes.items()})
         return PoissonGLMNetwork(None, None, None, None, None, None, None, None, _raw=raw)
 
     def dense_W0(self):
@@ -213,6 +222,21 @@ class PoissonGLMNetwork:
 
 
 
+def _checked_leaf(net, name, value):
+    """One new leaf of :meth:`PoissonGLMNetwork.replace`, checked as the constructor does."""
+    dtype = _float()
+    if name in ("alpha", "tau", "dt", "beta", "r"):
+        value = check_scalar(value, name, "positive" if name in ("alpha", "tau", "dt")
+                             else "real")
+        return jnp.asarray(value, dtype)
+    shape = {"b": ((), (net.n_neurons,)), "weights": ((net.n_edges,),)}[name]
+    arr = as_array(value, name, dtype=dtype, allow_empty=name == "weights")
+    if arr.shape not in shape:
+        raise ValueError(f"`{name}` must have shape {' or '.join(map(str, shape))}; got "
+                         f"shape {arr.shape}.")
+    return check_finite(arr, name)
+
+
 _LEAVES = tuple(f.name for f in dataclasses.fields(PoissonGLMNetwork)
                 if not f.metadata.get("static"))
 _STATIC = tuple(f.name for f in dataclasses.fields(PoissonGLMNetwork)
@@ -227,6 +251,8 @@ def _synaptic(net, trace):
 def _stim_vector(stimulus, n_neurons, name="stimulus"):
     if stimulus is None:
         return 0.0
+    if isinstance(stimulus, (bool, np.bool_)):
+        raise ArgumentTypeError(f"`{name}` must be a number or an array; got {stimulus!r}.")
     s = as_array(stimulus, name, ndim=(0, 1), dtype=_float())
     if s.ndim == 1 and s.shape[0] != n_neurons:
         raise ValueError(f"`{name}` must be a scalar or have shape ({n_neurons},); got "
@@ -246,10 +272,11 @@ def _check_history(history, net, name="history"):
 
 def _check_net(net):
     if not isinstance(net, PoissonGLMNetwork):
-        raise ValueError(f"`net` must be a PoissonGLMNetwork; got {_describe(net)}.")
-    check_positive(net.dt, "dt")
-    check_positive(net.tau, "tau")
-    check_positive(net.alpha, "alpha")
+        raise ArgumentTypeError(f"`net` must be a PoissonGLMNetwork; got {_describe(net)}.")
+    for name in ("dt", "tau", "alpha"):
+        check_positive(getattr(net, name), f"net.{name}")
+    for name in ("weights", "beta", "r", "b"):
+        check_finite(getattr(net, name), f"net.{name}")
     return net
 
 

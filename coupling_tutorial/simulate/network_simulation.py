@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 
 from .._validation import (
-    _is_traced,
+    validate,
     as_array,
     check_finite,
     check_int,
+    check_size,
     check_key,
     check_mask,
     float_dtype as _float,
@@ -19,11 +19,12 @@ from .._poisson import _check_sampler
 from ..progress import _is_any_traced, _start
 from ._scan import _chunk_size
 from .network import _check_history, _check_net
-from .runaway import _check_max_rate, _raise_runaway, DEFAULT_MAX_RATE, RunawayError
+from .runaway import _check_max_rate, _check_runaway, DEFAULT_MAX_RATE
 
 __all__ = ["simulate_network"]
 
 
+@validate(key="key", n_steps="size", burn_in="count", return_rates="bool")
 def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_in=0, *,
                      stimulus_mask=None, max_rate=DEFAULT_MAX_RATE, return_rates=False,
                      sampler="inversion", progress=False):
@@ -71,8 +72,11 @@ def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_i
     stimulus_mask : array_like of 0/1, shape ``(n_neurons,)``, optional
         Which neurons receive a 1-D stimulus.
     max_rate : float or None
-        Largest expected count per bin accepted (default 1000); above it, or on a
-        non-finite rate, :class:`RunawayError` is raised.
+        Largest expected count per bin accepted (default 1000, at most 1e9; None: 1e9,
+        the samplers' limit); above it, or on a non-finite rate, :class:`RunawayError` is
+        raised. Under ``jax.jit`` it is raised when the compiled program runs, by a host
+        callback, as a ``jax.errors.JaxRuntimeError`` carrying its message (see
+        :class:`RunawayError`): never NaN rates returned as a result.
     return_rates : bool
         Also return the expected counts :math:`\mu`.
     sampler : {"inversion", "jax"}
@@ -124,6 +128,7 @@ def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_i
             raise ValueError("`stimulus_mask` must be None when `stimulus` is 2-D; got a mask.")
     max_rate_arr = _check_max_rate(max_rate)
     sampler = _check_sampler(sampler)
+    check_size((n_steps + burn_in, N), "n_steps")
     total = burn_in + n_steps
     with _start(progress, "simulate_network", _is_any_traced(net, key, stim, init_history),
                 n_steps=total, n_neurons=N, rate_unit="spikes/bin", rate_scale=1.0) as run:
@@ -131,19 +136,10 @@ def simulate_network(net, key, n_steps, stimulus=None, init_history=None, burn_i
             net, key, stim, init_history, max_rate_arr, n_steps=n_steps, burn_in=burn_in,
             sampler=sampler, progress=run.every(_chunk_size(total)))
         run.finish_steps(spikes)
-    if not _is_traced(first_bad) and int(first_bad) >= 0:
-        step = int(first_bad) - burn_in
-        advice = ("The recurrent excitation r*W0 is too strong for the exponential "
-                  "non-linearity. To avoid it: lower `r` (e.g. tune it with "
-                  "`ct.tune_network`), lower the background `b`, add inhibition "
-                  "(Dale's law with more or stronger inhibitory neurons), or raise "
-                  "`max_rate` if such rates are meant.")
-        if step < 0:
-            neurons = [int(i) for i in np.flatnonzero(np.asarray(bad_neurons))]
-            raise RunawayError(
-                f"Runaway excitation during burn-in (burn-in step {int(first_bad)}): the "
-                f"expected count of neuron(s) {neurons[:10]} exceeded max_rate or became "
-                f"non-finite. {advice}", step, neurons,
-                np.zeros((0, N), np.int64), np.zeros((0, N)))
-        _raise_runaway(step, bad_neurons, spikes, mus, "expected count", advice)
+    advice = ("The recurrent excitation r*W0 is too strong for the exponential "
+              "non-linearity. To avoid it: lower `r` (e.g. tune it with "
+              "`ct.tune_network`), lower the background `b`, add inhibition "
+              "(Dale's law with more or stronger inhibitory neurons), or raise "
+              "`max_rate` if such rates are meant.")
+    _check_runaway(first_bad, bad_neurons, spikes, mus, "expected count", advice, burn_in)
     return (spikes, mus) if return_rates else spikes

@@ -10,12 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import (
-    _describe,
+    validate,
     _is_traced,
     as_array,
     check_counts,
     check_finite,
     check_int,
+    check_size,
     check_key,
     float_dtype as _float,
 )
@@ -24,11 +25,12 @@ from ..progress import _is_any_traced, _start
 from ..links import as_inverse_link
 from ._recurrent_loops import _recurrent_core, _recurrent_event_core
 from ._scan import _chunk_size
-from .runaway import _check_max_rate, _raise_runaway, DEFAULT_MAX_RATE
+from .runaway import _check_max_rate, _check_runaway, DEFAULT_MAX_RATE
 
 __all__ = ["simulate_recurrent"]
 
 
+@validate(random_key="key", n_steps="size?")
 def simulate_recurrent(
     coupling_coef,
     feedforward_coef,
@@ -109,8 +111,12 @@ def simulate_recurrent(
         Number of bins; required when ``feedforward_input`` is None, otherwise it must
         equal ``feedforward_input.shape[0]`` if given.
     max_rate : float or None
-        Largest expected count per bin accepted (default 1000). A rate above it, or a
-        non-finite rate, raises :class:`RunawayError`. None keeps only the finiteness check.
+        Largest expected count per bin accepted (default 1000, at most 1e9). A rate above
+        it, or a non-finite rate, raises :class:`RunawayError`. None keeps the finiteness
+        check and the samplers' own limit, 1e9 (larger counts do not fit the count
+        integers). Under ``jax.jit`` the error is raised when the compiled program runs,
+        by a host callback, as a ``jax.errors.JaxRuntimeError`` whose message contains the
+        :class:`RunawayError`'s (see its docstring): never NaN rates returned as a result.
     sampler : {"jax", "inversion"}
         How counts are drawn from the per-step key: ``"jax"`` (default) gives exactly
         ``jax.random.poisson``'s draws, as NeMoS, hence NeMoS's spikes (computed without
@@ -139,9 +145,10 @@ def simulate_recurrent(
     ------
     RunawayError
         If some rate exceeds ``max_rate`` or becomes non-finite; the message gives the
-        step and the neurons.
+        step and the neurons (under ``jax.jit``: ``JaxRuntimeError`` with that message).
     ValueError
-        On inconsistent shapes, non-finite inputs or a bad key.
+        On inconsistent shapes, non-finite inputs, a bad key, or a link that returns a
+        negative rate (naming ``inverse_link_function``).
 
     Examples
     --------
@@ -213,12 +220,10 @@ def simulate_recurrent(
     check_finite(basis, "coupling_basis_matrix")
     check_finite(intercepts, "intercepts")
     check_counts(init_y, "init_y")
-    inverse_link_function = as_inverse_link(inverse_link_function)
-    if not callable(inverse_link_function):
-        raise ValueError(f"`inverse_link_function` must be callable; got "
-                         f"{_describe(inverse_link_function)}.")
+    inverse_link_function = as_inverse_link(inverse_link_function, "inverse_link_function")
     max_rate_arr = _check_max_rate(max_rate)
     sampler = _check_sampler(sampler)
+    check_size((n_steps, n_neurons), "n_steps")
 
     if algorithm == "dense":
         core, extra = _recurrent_core, {}
@@ -236,8 +241,7 @@ def simulate_recurrent(
             init_y, max_rate_arr, n_steps=n_steps, inverse_link_function=inverse_link_function,
             sampler=sampler, progress=run.every(_chunk_size(n_steps)), **extra)
         run.finish_steps(spikes)
-    if not _is_traced(first_bad) and int(first_bad) >= 0:
-        _raise_runaway(
+    _check_runaway(
             first_bad, bad_neurons, spikes, rates, "rate",
             "Excitatory coupling feeds back through the exponential link faster than it "
             "decays. To avoid it: give each neuron self-inhibition (a negative "

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from .._validation import (
+    validate,
     _is_traced,
     check_int,
     check_key,
@@ -23,6 +24,8 @@ __all__ = ["tune_network"]
 _TUNABLE = ("r", "b", "alpha", "beta", "tau")
 
 
+@validate(target_rate="positive", method=("mean_field", "sampled"), key="key?",
+          n_iter="size", learning_rate="positive", n_steps="size", burn_in="count")
 def tune_network(net, target_rate, params=("r", "b"), method="mean_field", key=None,
                  n_iter=200, learning_rate=0.05, n_steps=500, burn_in=100):
     r"""Adjust network parameters by gradient descent until the mean rate hits a target.

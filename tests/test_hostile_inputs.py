@@ -1,0 +1,250 @@
+"""Every public callable under hostile input (issue 17): a named error or a sane result.
+
+The strategies, the worker process and the outcome classes live in ``tests/hostile.py``
+(also a by-hand fuzzer: ``python tests/hostile.py --n 60``). Each case runs in a worker
+process under a timeout, so a hang or a crash fails its test instead of blocking CI.
+
+Hypothesis profiles (environment variable ``HOSTILE_PROFILE``): ``ci`` (default: fixed
+seed, a few examples per callable and precision, well under a minute and a half on two
+cores) and ``long`` (random, 200 examples each; run it by hand).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hostile  # noqa: E402
+
+import coupling_tutorial as ct  # noqa: E402
+from conftest import float32_mode  # noqa: E402
+
+settings.register_profile("ci", max_examples=3, derandomize=True, deadline=None,
+                          database=None, print_blob=True, phases=[Phase.generate],
+                          suppress_health_check=list(HealthCheck))
+settings.register_profile("long", max_examples=200, deadline=None, database=None,
+                          print_blob=True, suppress_health_check=list(HealthCheck))
+PROFILE = settings.get_profile(os.environ.get("HOSTILE_PROFILE", "ci"))
+SPECS = [n for n, s in hostile.TABLE.items() if isinstance(s, hostile.Spec)]
+
+# Failures the fuzzer still finds (benchmarks/results/hostile_after.md) in classes of issue
+# 17 that the issue-17b branch fixes (GLM fits and NaN/inf rows: class 3; numerics at the
+# edges of the mean-field functions: class 4; the float32 fixed-point tolerance: class 1).
+# Not strict: they pass once that branch is merged; then delete the entry.
+OPEN = {
+    ("PopulationGLM.predict", p): "class 3 (17b): inf entries of X give inf predictions"
+    for p in hostile.PRECISIONS} | {
+    ("PopulationGLM.score", p): "class 3 (17b): NaN rows of y dropped silently"
+    for p in hostile.PRECISIONS} | {
+    ("PopulationGLM.objective", p): "class 3 (17b): NaN rows of X/y dropped silently"
+    for p in hostile.PRECISIONS} | {
+    ("self_consistent_rates", "float32"): "class 1 (17b): tolerance finer than float32",
+    ("erfcx", "float32"): "class 4 (17b): erfcx(inf) is NaN",
+    ("erfcx", "float64"): "class 4 (17b): erfcx(inf) is NaN",
+    ("parabolic_cylinder_u", "float64"): "class 4 (17b): huge order or argument",
+    ("transfer_function", "float32"): "class 4 (17b): tiny sigma",
+    ("transfer_function", "float64"): "class 4 (17b): tiny sigma hangs, large sigma NaN",
+    ("firing_rate_exp_synapses", "float64"): "class 4 (17b): huge tau_s gives NaN",
+    ("network_rate", "float64"): "exp overflows for a stimulus of 1e300 (no finite rate)",
+}
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = hostile.Worker(timeout=float(os.environ.get("HOSTILE_TIMEOUT", "120")))
+    yield w
+    w.close()
+
+
+def test_every_public_callable_has_a_strategy():
+    """A new public function (or method) must be added to hostile.TABLE."""
+    public = hostile.public_callables()
+    missing = sorted(set(public) - set(hostile.TABLE))
+    assert not missing, (f"public callables without a hostile-input strategy: {missing}; "
+                         f"add a Spec (or an Exempt with a reason) to tests/hostile.py TABLE")
+    stale = sorted(n for n in hostile.TABLE if n.split("[")[0] not in public)
+    assert not stale, f"TABLE entries that are not public callables: {stale}"
+
+
+@pytest.mark.parametrize("name, precision", [
+    pytest.param(n, p, marks=[pytest.mark.xfail(reason=OPEN[n, p], strict=False)]
+                 if (n, p) in OPEN else [])
+    for n in SPECS for p in hostile.PRECISIONS])
+def test_hostile_inputs(worker, name, precision):
+    """A named ValueError/TypeError or a finite result of the working dtype; never another
+    exception, NaN/inf, a hang, a crash, a float64 result in float32, or invalid input
+    accepted (tests/hostile.py: `classify`)."""
+    spec = hostile.TABLE[name]
+
+    @settings(parent=PROFILE)
+    @given(hostile.strategy(name))
+    def check(case):
+        label, arg, kwargs, expect = case
+        outcome = worker.run(name, precision, kwargs)
+        cls, detail = hostile.classify(spec, arg, expect, outcome)
+        assert cls == "ok", f"{name} ({precision}), {label}: {cls}: {detail}"
+
+    check()
+
+
+# ---------------------------------------------------------------------------------------
+# The fixed cases of issue 17, messages pinned (each failed on the old code: see
+# benchmarks/results/hostile_before.md)
+# ---------------------------------------------------------------------------------------
+B6 = hostile._B6
+
+
+def test_scalars_are_cast_then_checked_in_single_precision():
+    with float32_mode():
+        with pytest.raises(ValueError, match=r"`tau` must be positive and finite; got "
+                           r"1e-300, which is 0.0 in float32"):
+            ct.exponential_filter(3, tau=1e-300)
+        with pytest.raises(ValueError, match=r"`dt` must be positive and finite; got "
+                           r"1e\+300, which is inf in float32"):
+            ct.exponential_filter(3, tau=1.0, dt=1e300)
+    assert ct.exponential_filter(3, tau=1e-300).tolist() == [1.0, 0.0, 0.0]  # float64
+
+
+def test_numpy_and_jax_scalars_are_accepted():
+    h = ct.difference_of_gammas(20, upper_percentile=np.float32(0.99))
+    assert np.allclose(h, ct.difference_of_gammas(20, upper_percentile=float(np.float32(.99))))
+    key = jax.random.key(0)
+    W = ct.normal_network(key, 6, density=jnp.float32(0.5), std=np.float64(1.0))
+    assert np.array_equal(W, ct.normal_network(key, 6, density=0.5))
+    assert ct.history_basis(np.int32(3)).shape == (3, 3)
+    assert ct.history_basis(jnp.asarray(3)).shape == (3, 3)
+
+
+@pytest.mark.parametrize("value, message", [
+    ([1.0], r"`tau` must be a real number; got list"),
+    (np.array([1.0, 2.0]), r"`tau` must be a real scalar; got an array of shape \(2,\)"),
+    (None, r"`tau` must be a real number; got None"),
+    ("1.0", r"`tau` must be a real number; got str"),
+    (True, r"`tau` must be a real number; got True"),
+    (1 + 1j, r"`tau` must be real; got a complex value"),
+])
+def test_non_scalars_for_a_scalar_are_type_errors(value, message):
+    with pytest.raises(TypeError, match=message):
+        ct.exponential_filter(3, tau=value)
+
+
+def test_complex_arrays_are_refused_not_cast():
+    with pytest.raises(TypeError, match=r"`basis` must be real; got a complex value"):
+        ct.coupling_features(np.zeros((10, 2)), B6 + 0j)
+    with pytest.raises(TypeError, match=r"`x` must be real; got a complex value"):
+        ct.erfcx(np.array([1.0 + 1j]))
+
+
+def test_empty_and_absurd_sizes():
+    with pytest.raises(ValueError, match=r"`counts` must not be empty; got an array of "
+                       r"shape \(10, 0\)"):
+        ct.coupling_features(np.zeros((10, 0)), B6)
+    with pytest.raises(ValueError, match=r"`basis` must not be empty; got an array of "
+                       r"shape \(0, 2\)"):
+        ct.coupling_features(np.zeros((10, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"`window_size` must be an integer <= 2147483647; "
+                       r"got 1000000000000"):
+        ct.history_basis(10**12)
+    with pytest.raises(ValueError, match=r"`window_size` asks for an array of shape "
+                       r"\(1073741824, 1073741824\) \(1.15e\+18 elements\); at most "
+                       r"2147483647 are supported"):
+        ct.history_basis(2**30)
+    with pytest.raises(ValueError, match=r"`n_basis` asks for an array of shape "
+                       r"\(3000000000, 3\)"):
+        ct.coupling_mask_to_feature_mask(np.ones((3, 3)), 10**9)
+
+
+def test_keys_of_other_implementations_are_refused():
+    for impl in ("rbg", "unsafe_rbg"):
+        with pytest.raises(TypeError, match=rf"`random_key` must be a threefry PRNG key "
+                           rf"\(jax.random.key\(seed\)\); got a '{impl}' key"):
+            ct.simulate_recurrent(-np.ones((3, 3, 2)), None, np.zeros(3),
+                                  jax.random.key(0, impl=impl), None, B6, np.zeros((6, 3)),
+                                  n_steps=5)
+
+
+def test_raised_cosine_log_basis_width_as_nemos():
+    with pytest.raises(ValueError, match=r"`width` must be a multiple of 0.5 \(2\*width an "
+                       r"integer\); got 1.25"):
+        ct.raised_cosine_log_basis(3, 20, width=1.25)
+    assert ct.raised_cosine_log_basis(3, 20, width=1.5).shape == (20, 3)
+
+
+def _rec(intercepts, **kw):
+    return ct.simulate_recurrent(-0.5 * jnp.ones((3, 3, 2)), None, intercepts,
+                                 jax.random.key(1), None, jnp.asarray(B6), jnp.zeros((6, 3)),
+                                 n_steps=20, **kw)
+
+
+def test_runaway_guard_without_max_rate_and_with_a_negative_link():
+    with pytest.raises(ct.RunawayError, match=r"exceeded the largest count rate the "
+                       r"samplers can draw \(1e\+09\)"):
+        _rec(jnp.full(3, 30.0), max_rate=None)
+    spikes, _ = _rec(jnp.full(3, 5.0), max_rate=None)  # 150 per bin: drawn, not capped
+    assert 0 <= int(spikes.min()) and int(spikes.max()) < 10**4
+    with pytest.raises(ValueError, match=r"`inverse_link_function` must return "
+                       r"non-negative rates; at step 0"):
+        _rec(jnp.full(3, -1.0), inverse_link_function=lambda x: x)
+    with pytest.raises(ValueError, match=r"`max_rate` must be at most 1e\+09"):
+        _rec(jnp.zeros(3), max_rate=1e12)
+
+
+def test_runaway_under_jit_raises_when_the_program_runs():
+    f = jax.jit(_rec)
+    spikes, rates = f(jnp.zeros(3))  # no runaway: a result
+    assert bool(jnp.isfinite(rates).all())
+    with pytest.raises(jax.errors.JaxRuntimeError,
+                       match=r"RunawayError: Runaway excitation: at step 0 the rate of "
+                             r"neuron\(s\) \[0, 1, 2\] exceeded"):
+        jax.block_until_ready(f(jnp.full(3, 30.0)))
+    net = ct.PoissonGLMNetwork(np.zeros((3, 3)), 1.0, 1.0, 4, 2.0, 1.0, 0.5, 40.0)
+    g = jax.jit(lambda n: ct.simulate_network(n, jax.random.key(1), 20, return_rates=True))
+    with pytest.raises(jax.errors.JaxRuntimeError, match=r"RunawayError: Runaway "
+                       r"excitation: at step 0 the expected count"):
+        jax.block_until_ready(g(net))
+
+
+def test_network_replace_validates():
+    net = ct.PoissonGLMNetwork(np.zeros((3, 3)), 1.0, 1.0, 4, 2.0, 1.0, 0.5, -2.0)
+    with pytest.raises(ValueError, match=r"`r` must be finite; got nan"):
+        net.replace(r=float("nan"))
+    with pytest.raises(ValueError, match=r"`tau` must be positive and finite; got -1.0"):
+        net.replace(tau=-1.0)
+    with pytest.raises(ValueError, match=r"`b` must have shape \(\) or \(3,\); got shape "
+                       r"\(2,\)"):
+        net.replace(b=np.zeros(2))
+    assert float(net.replace(r=2.0).r) == 2.0
+
+
+def test_threshold_shift_validates():
+    with pytest.raises(ValueError, match=r"`sigma` must be non-negative and finite; got "
+                       r"-1.0"):
+        ct.threshold_shift(-1.0, 0.01, 0.0005)
+    with pytest.raises(ValueError, match=r"`tau_m` must be positive and finite; got 0.0"):
+        ct.threshold_shift(0.005, 0.0, 0.0005)
+
+
+def test_as_inverse_link():
+    assert ct.links.as_inverse_link("softplus") is ct.links.SOFTPLUS.inverse
+    with pytest.raises(ValueError, match=r"`link` must be a callable, a Link or one of "
+                       r"\['exp', 'softplus'\]; got 'nope'"):
+        ct.links.as_inverse_link("nope")
+
+
+def test_self_checks_explain_and_return_false(capsys):
+    assert ct.checks.check_coupling_features(
+        lambda *a: jnp.asarray(ct.coupling_features(*a)) + 0j) is False
+    assert "your function must return a real array; got a complex one (complex" in \
+        capsys.readouterr().out
+    assert ct.checks.check_simulate_recurrent(lambda *a, **k: 3.0) is False
+    assert ct.checks.check_newton_fit(lambda *a, **k: ("a", "b")) is False
+    out = capsys.readouterr().out
+    assert out.count("✗") == 2
