@@ -20,6 +20,7 @@ from .._validation import (
 )
 from ..links import EXP
 from ._inputs import _flatten_mask, _flatten_X, _unflatten, _valid_rows
+from .fisher import StandardErrors, _standard_errors
 from .objective import _objective
 from .penalties import _PUBLIC_NAMES, _REGULARIZERS, Penalty
 from .solve import (
@@ -31,7 +32,7 @@ from .solve import (
     _SOLVERS,
 )
 
-__all__ = ["PopulationGLM", "GLM", "ConvergenceWarning"]
+__all__ = ["PopulationGLM", "GLM", "ConvergenceWarning", "StandardErrors"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -401,6 +402,77 @@ class PopulationGLM:
             return 1.0 - ll(rate) / ll(null)
         d0 = dev(null)
         return (d0 - dev(rate)) / d0
+
+    def standard_errors(self, X, y):
+        r"""Standard errors of ``coef_`` and ``intercept_`` from the observed Fisher information.
+
+        For each neuron :math:`i`, with :math:`\tilde X = [X, \mathbf 1]` restricted to the
+        columns its feature mask leaves free, :math:`\hat\lambda` the fitted rates and
+        :math:`T` the rows used (NaN rows dropped),
+
+        .. math::
+
+            \widehat{\operatorname{Cov}}(\hat w_i, \hat b_i) = \big(\tilde X^\top
+                \operatorname{diag}(\hat\lambda_{\cdot i})\tilde X + T\alpha\,
+                \operatorname{diag}(1, \dots, 1, 0)\big)^{-1},
+
+        the inverse of :math:`T` times the Hessian of :eq:`glm-objective` (a *mean* over
+        samples, so the Fisher information of the log-likelihood is :math:`T` times it), and
+        the standard errors are the square roots of its diagonal.
+
+        * Unpenalised (:math:`\alpha = 0`): the inverse observed (= expected, for the exp
+          link) Fisher information, the asymptotic covariance of the maximum-likelihood
+          estimate; equal to statsmodels' ``GLM(..., family=Poisson()).fit().bse``.
+        * ``"Ridge"``: the ridge objective times :math:`T` is the negative log posterior under
+          the prior :math:`w \sim \mathcal N(0, (T\alpha)^{-1} I)` (flat on the intercept),
+          and this is the inverse of its Hessian at the mode: the Laplace approximation of the
+          *posterior* covariance. It is what the penalty claims to know and it shrinks with
+          :math:`\alpha`; the sandwich covariance of the shrunken (biased) estimator would
+          not measure the distance to the true coefficients.
+        * Lasso, ElasticNet with an L1 part, GroupLasso: a ``ValueError``, because at their
+          optimum coefficients sit at the kink of the penalty, where there is no Hessian
+          and no valid normal approximation.
+        * Masked-out coefficients are fixed at 0, not estimated: their standard error is 0
+          and the covariance of the free parameters is the inverse of the Hessian restricted
+          to them (not a block of the inverse of the full Hessian).
+
+        Parameters
+        ----------
+        X : array_like, shape ``(n_samples, n_features)``, or dict
+            The design the model was fitted to.
+        y : array_like, shape ``(n_samples, n_neurons)`` (``(n_samples,)`` for :class:`GLM`)
+            The counts the model was fitted to. A ``ValueError`` is raised if the fitted
+            parameters are not the optimum of the objective on ``(X, y)`` (other data, or a
+            fit that stopped early: Newton decrement above 1).
+
+        Returns
+        -------
+        StandardErrors
+            ``(coef, intercept)``, shaped like ``coef_`` (a dict when ``X`` is one) and
+            ``intercept_``.
+
+        Notes
+        -----
+        Cost :math:`T F^2` per neuron for the Hessians; see
+        :mod:`coupling_tutorial.glm.fisher` for the precision used with many features. When
+        ``X`` and ``y`` are JAX arrays the covariance is kept on the model and reused by
+        :func:`~coupling_tutorial.inference.coupling_tests` and
+        :func:`~coupling_tutorial.inference.filter_confidence_band` on the same arrays.
+        Reference: Pawitan (2001), *In All Likelihood*, ch. 2.7 and 8.
+
+        Examples
+        --------
+        >>> import jax, jax.numpy as jnp, coupling_tutorial as ct
+        >>> X = jax.random.normal(jax.random.key(0), (4000, 2))
+        >>> y = jax.random.poisson(jax.random.key(1), jnp.exp(X @ jnp.array([0.4, 0.0]) - 1))
+        >>> model = ct.GLM().fit(X, y)
+        >>> coef_se, intercept_se = model.standard_errors(X, y)
+        >>> coef_se.shape, intercept_se.shape
+        ((2,), (1,))
+        >>> bool(abs(model.coef_[0] - 0.4) < 4 * coef_se[0])
+        True
+        """
+        return _standard_errors(self, X, y)
 
 
 class GLM(PopulationGLM):
