@@ -26,13 +26,21 @@ With a ridge penalty :math:`\tfrac12\alpha\lVert w\rVert^2` (per sample) the fit
 with :math:`H_i` the *penalised* Hessian is the Laplace approximation of the posterior
 covariance.
 
-Cost: the Hessians :math:`\tilde X^\top\operatorname{diag}(\lambda_i)\tilde X` take
-:math:`T F^2` multiply-adds per neuron. In float64 with at most 63 features (where the fit
-uses Newton) they are the Newton solver's own, exact float64 products. With more features
-(where the fit uses Newton-CG with float32 products) the columns are centred and the products
-of each block of 512 samples are computed in float32 and summed in float64: about 3x faster
-than float64 products, with relative errors of the standard errors of ~1e-7 (measured against
-statsmodels in the tests and the benchmark), 10^5 times below their own sampling error.
+Cost and precision: the Hessians :math:`\tilde X^\top\operatorname{diag}(\lambda_i)\tilde X`
+take :math:`T F^2` multiply-adds per neuron, the bulk of the work. In float64 with at most
+63 features (where the fit uses Newton) they are the Newton solver's own exact float64
+products (``newton._hessians``). With more features (where the fit uses Newton-CG with
+float32 products) the columns are centred and the products of each block of 256 samples are
+computed in float32 and summed in float64, about 3x faster. Their rounding reaches a
+variance amplified by its *variance inflation factor*
+:math:`\mathrm{VIF}_f = \Sigma_{ff}\sum_t\lambda_t (x_{tf}-\bar x_f)^2`. We estimate the
+relative error of a variance as :math:`\mathrm{VIF}\cdot u\, c/\sqrt T` (unit roundoff
+:math:`u = 2^{-24}`, block length :math:`c = 256`), e.g. 7e-7 at VIF 10 and
+:math:`T = 50\,000`; measured errors are 0.2-0.7 of this estimate. Neurons for which it
+exceeds 1e-6 (short recordings, strongly collinear features such as many basis functions on
+a short window) are recomputed with exact float64 products, so every variance is within
+~1e-6 (relative) of the float64 one; the tests and the benchmark compare the standard
+errors with statsmodels.
 """
 
 from __future__ import annotations
@@ -53,13 +61,16 @@ from .solve import _NEWTON_MAX_FEATURES
 __all__ = ["StandardErrors"]
 
 # samples per float32 block of the mixed-precision Hessian (rounding error grows with it,
-# speed falls below ~256)
-_CHUNK = 512
+# speed falls below ~128)
+_CHUNK = 256
 
 # the fitted parameters must be closer than this to the optimum on (X, y), in the metric of
 # the Fisher information (the Newton decrement; ~chi-square(F) for data the model was not
 # fitted to, ~1e-15 for a converged float64 fit)
 _MAX_DECREMENT = 1.0
+
+# largest estimated relative error of a variance for which the float32 blocks are kept
+_MAX_ERROR = 1e-6
 
 
 class StandardErrors(NamedTuple):
@@ -84,7 +95,8 @@ class _Covariance(NamedTuple):
     ``matrix``: ``(n_neurons, n_features + 1, n_features + 1)``, last row/column the
     intercept, zero rows and columns for masked-out features; ``free``: ``(n_features + 1,
     n_neurons)`` 0/1 (1 = estimated); ``coef``: ``(n_features, n_neurons)`` and
-    ``intercept``: ``(n_neurons,)`` the fitted values; ``n_samples``: rows used.
+    ``intercept``: ``(n_neurons,)`` the fitted values; ``n_samples``: rows used; ``exact``:
+    ``(n_neurons,)`` bool, True where the Hessian was computed with float64 products.
     """
 
     matrix: Any
@@ -92,6 +104,7 @@ class _Covariance(NamedTuple):
     coef: Any
     intercept: Any
     n_samples: int
+    exact: Any
 
 
 def _check_smooth(model):
@@ -136,26 +149,31 @@ def _centred_grams(X, R):
 
 
 def _mixed_hessians(X, R, M, l2):
-    """The masked augmented Hessians of ``newton._hessians`` from centred float32 blocks."""
+    """The augmented Hessians of ``newton._hessians`` (unmasked) from centred float32 blocks,
+    and the diagonals ``(F, N)`` of the centred Grams (for the variance inflation factors)."""
     T, F = X.shape
     g = jnp.mean(X, axis=0)
     s = X.T @ R  # (F, N): sum_t r x, exact
     sr = jnp.sum(R, axis=0)  # (N,)
     # sum r x x^T = sum r (x-g)(x-g)^T + s g^T + g s^T - (sum r) g g^T
     Gc = _centred_grams(X, R)
+    centred_diag = jnp.diagonal(Gc, axis1=1, axis2=2).T  # (F, N)
     sg = s.T[:, :, None] * g[None, None, :]
     Hww = (Gc + sg + jnp.swapaxes(sg, 1, 2) - sr[:, None, None] * jnp.outer(g, g)) / T
     H = jnp.zeros((R.shape[1], F + 1, F + 1), X.dtype)
     H = H.at[:, :F, :F].set(Hww + l2 * jnp.eye(F, dtype=X.dtype))
     H = H.at[:, :F, F].set(s.T / T).at[:, F, :F].set(s.T / T).at[:, F, F].set(sr / T)
-    return H
+    return H, centred_diag
 
 
 def _covariance_impl(X, Y, W, b, M, l2, mixed):
     T, F = X.shape
     eta = X @ W + b
     R = EXP.inverse(eta)
-    H = _mixed_hessians(X, R, M, l2) if mixed else _hessians(X, R, M, l2)
+    if mixed:
+        H, centred = _mixed_hessians(X, R, M, l2)
+    else:
+        H, centred = _hessians(X, R, M, l2), jnp.zeros_like(M)
     ma = jnp.concatenate([M, jnp.ones((1, M.shape[1]), M.dtype)], axis=0).T  # (N, F+1)
     free = ma[:, :, None] * ma[:, None, :]
     # the Hessian restricted to the free parameters (identity on the fixed ones)
@@ -164,11 +182,15 @@ def _covariance_impl(X, Y, W, b, M, l2, mixed):
     eye = jnp.eye(F + 1, dtype=X.dtype)
     inv = jax.vmap(lambda l: jax.scipy.linalg.cho_solve((l, True), eye))(L)
     cov = inv * free / T
+    # variance inflation factors (in the centred coordinates the float32 products use;
+    # an upper bound): how much the rounding of the Hessian is amplified in the variances
+    var = jnp.diagonal(cov, axis1=1, axis2=2)[:, :F].T  # (F, N)
+    vif = jnp.max(var * (centred + T * l2), axis=0)
     # Newton decrement T g' H^-1 g of the penalised mean objective at the fitted parameters
     resid = R - Y
     g = jnp.concatenate([(X.T @ resid / T) * M + l2 * W, jnp.mean(resid, axis=0)[None]])
     decrement = T * T * jnp.einsum("in,nij,jn->n", g, cov, g)
-    return cov, ma.T, decrement
+    return cov, ma.T, decrement, vif
 
 
 _covariance_jit = jax.jit(_covariance_impl, static_argnames=("mixed",))
@@ -203,16 +225,35 @@ def _covariance(model, X, y):
     M = model._fit_mask
     M = jnp.ones((F, N), Xf.dtype) if M is None else M.astype(Xf.dtype)
     mixed = not (jnp.finfo(Xf.dtype).bits >= 64 and F + 1 <= _NEWTON_MAX_FEATURES)
-    cov, free, dec = _covariance_jit(Xf, Y, model._W, model._b, M, l2, mixed=mixed)
+    cov, free, dec, vif = _covariance_jit(Xf, Y, model._W, model._b, M, l2, mixed=mixed)
+    exact = np.full(N, not mixed)
+    # estimated relative error of the variances from the float32 blocks (measured model:
+    # unit roundoff x block length / sqrt(T) per unit of VIF; errors measured in the tests
+    # and the benchmark are 0.2-0.7 of it)
+    err = np.asarray(vif) * 2.0**-24 * _CHUNK / np.sqrt(T)
+    redo = np.flatnonzero(~(err <= _MAX_ERROR)) if mixed else []
+    if len(redo) and jnp.finfo(Xf.dtype).bits >= 64:
+        # float32 rounding would be amplified too much: exact float64 Hessians instead
+        c2, _, d2, _ = _covariance_jit(Xf, Y[:, redo], model._W[:, redo], model._b[redo],
+                                       M[:, redo], l2, mixed=False)
+        cov, dec = cov.at[redo].set(c2), dec.at[redo].set(d2)
+        exact[redo] = True
     dec = np.asarray(dec)
-    bad = np.flatnonzero(~(dec <= _MAX_DECREMENT))
+    bad = np.flatnonzero(~(dec <= _MAX_DECREMENT) & np.isfinite(dec))
     if bad.size:
         raise ValueError(
             "`X` and `y` must be the data the model was fitted to, and the fit must have "
             "converged: the fitted parameters are not the optimum of the objective on these "
             f"data (Newton decrement {dec[bad[0]]:.3g} > {_MAX_DECREMENT:g} for neuron(s) "
             f"{bad[:10].tolist()}; it is ~0 at the optimum).")
-    out = _Covariance(cov, free, model._W, model._b, T)
+    singular = np.flatnonzero(~np.all(np.isfinite(np.asarray(
+        jnp.diagonal(cov, axis1=1, axis2=2))), axis=1))
+    if singular.size:
+        raise ValueError(
+            "`X` must have linearly independent free columns for every neuron (with its "
+            f"intercept); the Fisher information of neuron(s) {singular[:10].tolist()} is "
+            "singular: mask out constant or collinear features, or add a ridge penalty.")
+    out = _Covariance(cov, free, model._W, model._b, T, exact)
     if key is not None:
         model._covariance_cache = (key, out)
     return out
