@@ -28,12 +28,14 @@ BASIS = ct.raised_cosine_log_basis(N_BASIS, WINDOW)
 
 
 def rescaling_network():
-    """3 neurons, refractory self-filters, an excitatory coupling 1 -> 0 and 2 -> 1."""
+    """3 neurons, refractory self-filters, excitatory couplings 1 -> 0 and 2 -> 1 (weak
+    enough that no burst in 400 x 20 000 bins drives a rate to 0 through the refractory
+    filter: with 1.0 and 0.8 one did, a rate of 929 per bin followed by exp(-2 x 934))."""
     coef = np.zeros((N_NEURONS, N_NEURONS, N_BASIS))  # (receiver, sender, basis)
     for i in range(N_NEURONS):
-        coef[i, i, 0] = -3.0                            # refractoriness
-    coef[0, 1, 1:3] = 1.0                               # 1 -> 0
-    coef[1, 2, 1:3] = 0.8                               # 2 -> 1
+        coef[i, i, 0] = -2.0                            # refractoriness
+    coef[0, 1, 1:3] = 0.8                               # 1 -> 0
+    coef[1, 2, 1:3] = 0.6                               # 2 -> 1
     return coef, np.full(N_NEURONS, np.log(0.05))
 
 
@@ -52,7 +54,9 @@ def binom_ci(k, n):
 def fitted_rate(y, mask=None):
     X = np.asarray(ct.coupling_features(y, BASIS))
     fm = None if mask is None else ct.coupling_mask_to_feature_mask(mask, N_BASIS)
-    model = ct.PopulationGLM(feature_mask=fm).fit(X, y)
+    # a negligible ridge: without it, a data set with no spike 1-2 bins after another
+    # makes the refractory coefficient -inf (the MLE does not exist)
+    model = ct.PopulationGLM("Ridge", 1e-6, feature_mask=fm).fit(X, y)
     return np.asarray(model.predict(X[WINDOW:]))
 
 
@@ -87,6 +91,14 @@ def bench_rescaling(n_null, n_power, n_steps):
                                ("missing refractory filter", no_refractory)]:
                 r = fitted_rate(y, mask)[:, 0]
                 rows[name].append(ct.time_rescaling_test(y[WINDOW:, 0], r, k2).p_value < 0.05)
+    # a memoryless model at high rates per bin (0.1-0.9), where binning matters most
+    rej = []
+    for s in range(1000, 1000 + 2 * n_null):
+        k_y, k_u = jax.random.split(jax.random.key(s))
+        rate = 0.5 + 0.4 * np.sin(2 * np.pi * np.arange(4000) / 300.0)
+        y = np.asarray(jax.random.poisson(k_y, rate))
+        rej.append(ct.time_rescaling_test(y, rate, k_u).p_value < 0.05)
+    rows["inhomogeneous Poisson, 4000 bins, 0.1-0.9 per bin (null)"] = rej
     for name, rej in rows.items():
         k, n = int(np.sum(rej)), len(rej)
         lo, hi = binom_ci(k, n)
@@ -135,21 +147,30 @@ def bench_cv(n_neurons, n_steps, n_basis=5, window=50, n_strengths=20, n_folds=5
     cv, c2, t2 = timed(lambda: ct.cross_validate(X, y, strengths, n_folds, gap=window))
     print(f"| one fit at the largest strength | {c1:.2f} | {t1:.2f} |")
     print(f"| cross_validate (warm-started path) | {c2:.2f} | {t2:.2f} |")
-    if n_neurons <= 20:
-        _, c3, t3 = timed(cold_path)
-        print(f"| same fits from scratch (PopulationGLM.fit each) | {c3:.2f} | {t3:.2f} |")
-    print(f"\nratio cross_validate / one fit (repeated calls): {t2 / t1:.1f}; all converged: "
+    cv6, c4, t4 = timed(lambda: ct.cross_validate(X, y, strengths, n_folds, gap=window,
+                                                  tol=1e-6))
+    print(f"| cross_validate, tol=1e-6 | {c4:.2f} | {t4:.2f} |")
+    if n_neurons <= 10:   # (100 cold fits: minutes at the full size)
+        t0 = time.perf_counter()
+        cold_path()
+        print(f"| same fits from scratch (PopulationGLM.fit each) | "
+              f"{time.perf_counter() - t0:.2f} | |")
+    diff = np.nanmax(np.abs(cv6.bits_per_spike - cv.bits_per_spike))
+    print(f"\nratio cross_validate / one fit (repeated calls): {t2 / t1:.1f} (tol=1e-6: "
+          f"{t4 / t1:.1f}, max change of a score {diff:.1e} bits/spike); all converged: "
           f"{bool(cv.converged.all())}; best strengths {np.unique(cv.best_strength)}\n")
 
 
 # ---------------------------------------------------------------------- stability
-def bench_stability(seeds, n_steps, horizon, max_rate):
+def bench_stability(seeds, n_steps, horizon, max_rate, n_rep=3):
     n, K, W = 5, 4, 20
     basis = ct.raised_cosine_log_basis(K, W)
     print(f"## predict_stability vs simulate_recurrent (horizon {horizon} bins, max_rate "
           f"{max_rate}; fits on {n_steps} bins of 5-neuron networks, coupling scale x "
           "{1, 1.5, 2, 2.5, 3, 4} and intercept + {0, 1})\n")
     table = np.zeros((2, 2), int)  # [predicted runaway, observed runaway]
+    majority = np.zeros((2, 2), int)  # the same against the majority of n_rep seeds
+    mixed = 0
     wrong = []
     t0 = time.perf_counter()
     for seed in seeds:
@@ -172,25 +193,36 @@ def bench_stability(seeds, n_steps, horizon, max_rate):
                     m._W, m._b = model._W * scale, model._b + shift
                     pred = ct.predict_stability(m, basis)
                     sim = np.asarray(ct.to_simulation_layout(ct.split_coupling(m._W, K)))
-                    try:
-                        ct.simulate_recurrent(sim, None, m._b, jax.random.key(99 + seed), None,
-                                              basis, jnp.zeros((W, n)), n_steps=horizon,
-                                              max_rate=max_rate)
-                        ran = False
-                    except ct.RunawayError:
-                        ran = True
+                    outcomes = []
+                    for rep in range(n_rep):  # the escape is random: several seeds
+                        try:
+                            ct.simulate_recurrent(sim, None, m._b,
+                                                  jax.random.key(99 + seed + 1000 * rep),
+                                                  None, basis, jnp.zeros((W, n)),
+                                                  n_steps=horizon, max_rate=max_rate)
+                            outcomes.append(False)
+                        except ct.RunawayError:
+                            outcomes.append(True)
+                    ran = outcomes[0]
                     table[int(not pred.stable), int(ran)] += 1
+                    majority[int(not pred.stable), int(2 * sum(outcomes) > n_rep)] += 1
+                    mixed += 0 < sum(outcomes) < n_rep
                     if pred.stable == ran:
                         wrong.append((seed, amp, scale, shift, round(pred.spectral_radius, 3),
-                                      round(pred.branching_ratio, 3), ran))
+                                      round(pred.branching_ratio, 3), sum(outcomes)))
     total = table.sum()
-    print("| | simulation stays finite | simulation runs away |")
-    print("|---|---|---|")
-    print(f"| predicted stable | {table[0, 0]} | {table[0, 1]} |")
-    print(f"| predicted runaway | {table[1, 0]} | {table[1, 1]} |")
-    print(f"\nagreement {np.trace(table)}/{total} = {np.trace(table) / total:.3f} "
-          f"({time.perf_counter() - t0:.0f} s); disagreements (seed, amp, scale, shift, rho, "
-          f"branching, ran): {wrong}\n")
+    for name, t in [("one simulation per model", table),
+                    (f"the majority of {n_rep} simulations per model", majority)]:
+        print(f"Against {name}:\n")
+        print("| | simulation stays finite | simulation runs away |")
+        print("|---|---|---|")
+        print(f"| predicted stable | {t[0, 0]} | {t[0, 1]} |")
+        print(f"| predicted runaway | {t[1, 0]} | {t[1, 1]} |")
+        print(f"\nagreement {np.trace(t)}/{total} = {np.trace(t) / total:.3f}\n")
+    print(f"{mixed} of {total} models ran away in some of their {n_rep} simulations but not "
+          f"in all ({time.perf_counter() - t0:.0f} s). Disagreements with the first "
+          f"simulation (seed, amp, scale, shift, rho, branching, runaways of {n_rep}): "
+          f"{wrong}\n")
 
 
 def main():

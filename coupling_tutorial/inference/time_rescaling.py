@@ -72,6 +72,13 @@ def _check_inputs(y, rate):
     return y2, r2, squeeze, rate.dtype
 
 
+def _uniforms(key, n):
+    """``n`` uniforms from ``key``: the first ``n`` of ``jax.random.uniform(key, (m,))`` with
+    ``m`` the next power of two >= max(n, 1024), so that only a few shapes are compiled."""
+    m = max(1024, 1 << max(n - 1, 0).bit_length())
+    return np.asarray(jax.random.uniform(key, (m,), float_dtype()), dtype=np.float64)[:n]
+
+
 def _rescaled_times(counts, rate, u):
     r"""Rescaled spike times :math:`\Lambda(t_m)` of one neuron, in increasing order.
 
@@ -159,8 +166,10 @@ def time_rescaling_test(y, rate, key):
 
     Notes
     -----
-    The uniforms are ``jax.random.uniform(key, (y.sum(),))`` in the order neuron 0's
-    spikes (bin by bin), then neuron 1's, ...; within a bin they are sorted.
+    The uniforms are the first ``y.sum()`` of ``jax.random.uniform(key, (m,))``, ``m``
+    the next power of two (at least 1024; a few compiled shapes for any data), in the
+    order neuron 0's spikes (bin by bin), then neuron 1's, ...; within a bin they are
+    sorted.
 
     References
     ----------
@@ -188,8 +197,7 @@ def time_rescaling_test(y, rate, key):
     y2, r2, squeeze, dtype = _check_inputs(y, rate)
     key = check_key(key, "key")
     n_spikes = y2.sum(axis=0).astype(np.int64)
-    u_all = np.asarray(jax.random.uniform(key, (int(n_spikes.sum()),), float_dtype()),
-                       dtype=np.float64)
+    u_all = _uniforms(key, int(n_spikes.sum()))
     ends = np.cumsum(n_spikes)
     out_dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(float_dtype())
     stat, pval, rescaled = [], [], []
