@@ -661,3 +661,146 @@ def test_every_answer_belongs_to_an_exercise_that_calls_it():
     calls = set(re.findall(r"ct\.checks\.check_answer\(\s*\"(ex-[\w-]+)\"", text))
     assert set(checks.ANSWERS) <= labels, set(checks.ANSWERS) - labels
     assert calls == set(checks.ANSWERS), (calls ^ set(checks.ANSWERS))
+
+
+# --------------------------------------------------------------------------------------
+# check_benjamini_hochberg (Chapter 6)
+# --------------------------------------------------------------------------------------
+def loop_bh(p_values, q, *, mistake=None):
+    """A reader's Benjamini-Hochberg rule written with a loop, with typical mistakes."""
+    p = np.asarray(p_values, float)
+    flat = p.ravel()
+    m = flat.size
+    order = sorted(range(m), key=lambda k: flat[k])
+    if mistake == "uncorrected":
+        return p <= q
+    if mistake == "bonferroni":
+        return p <= q / m
+    k_max = 0
+    for rank, idx in enumerate(order, start=1):
+        r = {"rank0": rank - 1, "rank2": rank + 1}.get(mistake, rank)
+        below = flat[idx] < r * q / m if mistake == "strict" else flat[idx] <= r * q / m
+        if below:
+            k_max = rank
+        elif mistake == "step_down":
+            break
+    out = np.zeros(m, bool)
+    for rank, idx in enumerate(order, start=1):
+        if mistake == "own_line":
+            out[idx] = flat[idx] <= rank * q / m
+        else:
+            out[idx] = rank <= k_max
+    if mistake == "sorted":
+        out = np.arange(m) < k_max
+    return out.reshape(p.shape)
+
+
+def test_bh_check_accepts_reference_and_loop(capsys):
+    ok, out = verdict(checks.check_benjamini_hochberg, ct.benjamini_hochberg, capsys)
+    assert ok and "ties, step-up" in out, out
+    ok, out = verdict(checks.check_benjamini_hochberg, loop_bh, capsys)
+    assert ok, out
+
+
+def test_bh_check_compares_with_statsmodels():
+    """The reference the check uses agrees with statsmodels on its own cases."""
+    from statsmodels.stats.multitest import multipletests
+
+    from coupling_tutorial.checks.ch6_coupling_significance import _bh_cases
+
+    for p, q in _bh_cases():
+        want = multipletests(p.ravel(), q, method="fdr_bh")[0].reshape(p.shape)
+        assert np.array_equal(ct.benjamini_hochberg(p, q), want)
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    ("uncorrected", "no correction at all"),
+    ("bonferroni", "Bonferroni"),
+    ("own_line", "step-up rule"),
+    ("step_down", "step-down"),
+    ("rank0", "off by one in the rank"),
+    ("rank2", "off by one in the rank"),
+    ("strict", "not <"),
+    ("sorted", "original order"),
+])
+def test_bh_check_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_benjamini_hochberg,
+                      lambda p, q: loop_bh(p, q, mistake=mistake), capsys)
+    assert not ok and out.startswith("✗ check_benjamini_hochberg: ") and expected in out, out
+
+
+def test_bh_check_wrong_shape_and_type(capsys):
+    ok, out = verdict(checks.check_benjamini_hochberg,
+                      lambda p, q: loop_bh(p, q).ravel()[:-1], capsys)
+    assert not ok and "one decision per p-value" in out, out
+    ok, out = verdict(checks.check_benjamini_hochberg, lambda p, q: p * 2, capsys)
+    assert not ok and "return booleans" in out, out
+    ok, out = verdict(checks.check_benjamini_hochberg,
+                      lambda p, q: np.ones(np.shape(p), bool), capsys)
+    assert not ok and "discoveries too many" in out, out
+
+
+# --------------------------------------------------------------------------------------
+# check_wald_test (Chapter 6)
+# --------------------------------------------------------------------------------------
+def inverse_wald(beta, cov, *, mistake=None):
+    """The Wald test with an explicit inverse (a reader's way), with typical mistakes."""
+    from scipy import stats
+
+    beta, cov = np.asarray(beta, float), np.asarray(cov, float)
+    w = float(beta @ np.linalg.inv(cov) @ beta)
+    if mistake == "cov":
+        w = float(beta @ cov @ beta)
+    elif mistake == "diagonal":
+        w = float(np.sum(beta ** 2 / np.diag(cov)))
+    elif mistake == "sqrt":
+        w = float(np.sqrt(w))
+    p = stats.chi2.sf(w, beta.size)
+    if mistake == "cdf":
+        p = stats.chi2.cdf(w, beta.size)
+    elif mistake == "df1":
+        p = stats.chi2.sf(w, 1)
+    return w, p
+
+
+def test_wald_check_accepts_a_correct_test(capsys):
+    ok, out = verdict(checks.check_wald_test, inverse_wald, capsys)
+    assert ok and "1, 3 and 5 coefficients" in out, out
+
+
+def test_wald_check_agrees_with_coupling_tests():
+    """The check's reference (scipy) is the statistic ct.coupling_tests computes."""
+    import jax
+
+    from coupling_tutorial.checks.ch6_coupling_significance import _wald_reference
+
+    B = ct.raised_cosine_log_basis(3, 10)
+    counts = jax.random.poisson(jax.random.key(0), 0.3, (4000, 2))
+    X, y = ct.coupling_features(counts, B)[10:], counts[10:]
+    model = ct.PopulationGLM().fit(X, y)
+    tests = ct.coupling_tests(model, X, y, 3)
+    cov = np.linalg.inv(np.asarray(
+        (lambda Xt, lam: Xt.T @ (lam[:, None] * Xt))(
+            np.column_stack([np.asarray(X), np.ones(len(X))]),
+            np.asarray(model.predict(X))[:, 1])))
+    stat, p = _wald_reference(np.asarray(model.coef_)[3:6, 1], cov[3:6, 3:6])
+    assert np.isclose(stat, float(tests.statistic[1, 1]), rtol=1e-6)
+    assert np.isclose(p, float(tests.p_value[1, 1]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    ("cov", "uses its inverse"),
+    ("diagonal", "only the variances"),
+    ("sqrt", "square root"),
+    ("cdf", "survival function"),
+    ("df1", "degrees of freedom"),
+])
+def test_wald_check_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_wald_test,
+                      lambda b, c: inverse_wald(b, c, mistake=mistake), capsys)
+    assert not ok and out.startswith("✗ check_wald_test: ") and expected in out, out
+
+
+def test_wald_check_wrong_output(capsys):
+    ok, out = verdict(checks.check_wald_test, lambda b, c: inverse_wald(b, c)[0], capsys)
+    assert not ok and "two numbers" in out, out

@@ -291,3 +291,27 @@ register_answer("ex-ch5-fano", NumberAnswer(
               "factor divides the count variance by the mean count (the rate).",
     too_large="too large: C(0) is a variance per bin; a window of K bins multiplies both "
               "the variance and the mean by K, so their ratio does not depend on K."))
+
+register_answer("ex-ch6-fp", NumberAnswer(
+    value=76 * 0.05, unit="false positives", rtol=1e-3,
+    mistakes=((90 * 0.05, "only the unconnected ordered pairs can give false positives: "
+               "leave out the connected ones."),
+              (100 * 0.05, "the self-history filters are not tested as connections, and "
+               "the connected pairs cannot give false positives."),
+              (38 * 0.05, "sender -> receiver is an ordered pair: j -> i and i -> j are "
+               "two tests."),
+              (0.05, "that is the probability for one test; how many null tests are "
+               "there?")),
+    too_small="too small: each null test is a false positive with probability 0.05; "
+              "count the ordered pairs j != i without a connection.",
+    too_large="too large: only unconnected ordered pairs (j != i) are null tests."))
+
+register_answer("ex-ch6-length", NumberAnswer(
+    value=4.0, unit="times longer", rtol=0.01,
+    mistakes=((2.0, "the width of the band is proportional to the standard error, "
+               "which falls like one over the square root of the recording length."),
+              (math.sqrt(2.0), "the Fisher information grows linearly with the length; "
+               "the standard error is its inverse square root."),
+              (0.25, "the recording must get longer, not shorter: give the factor > 1.")),
+    too_small="too small: the standard error falls like 1 / sqrt(number of bins).",
+    too_large="too large: the standard error falls like 1 / sqrt(number of bins)."))
