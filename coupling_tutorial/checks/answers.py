@@ -291,3 +291,43 @@ register_answer("ex-ch5-fano", NumberAnswer(
               "factor divides the count variance by the mean count (the rate).",
     too_large="too large: C(0) is a variance per bin; a window of K bins multiplies both "
               "the variance and the mean by K, so their ratio does not depend on K."))
+
+register_answer("ex-ch7-bytes", NumberAnswer(
+    value=500 * 1_800_000 * 6 * 4 / 1e9, unit="GB", rtol=0.01,
+    mistakes=((500 * 1_800_000 * 4 / 1e9, "the design has n_basis columns per neuron, "
+               "not one: multiply by the number of basis functions."),
+              (500 * 1_800_000 * 6 * 8 / 1e9, "float32 numbers take 4 bytes each; 8 is "
+               "float64."),
+              (500 * 1_800_000 * 6 / 1e9, "this counts numbers, not bytes: each float32 "
+               "number takes 4 bytes."),
+              (500 * 1_800_000 * 6 * 4 / 2**30, "GB here means 10^9 bytes; you divided "
+               "by 2^30 (GiB)."),
+              (500 * 30 * 60 * 6 * 4 / 1e9, "30 minutes at 1 ms bins is 30 x 60 x 1000 "
+               "bins, not 30 x 60.")),
+    too_small="too small: the design has one row per bin and n_neurons x n_basis "
+              "columns, 4 bytes each.",
+    too_large="too large: the design has one row per bin and n_neurons x n_basis "
+              "columns, 4 bytes each; the answer is in GB (10^9 bytes)."))
+
+# Exercise 7.3: a Hessian-vector product takes 1.2 s on one device; on D devices the
+# compute is 1.2 / D s plus a ring all-reduce of the (F + 1) x N float32 partial sums,
+# 2 (D - 1) / D x bytes / bandwidth, with F = 5000, N = 1000, 10 GB/s, D = 16.
+_SUM_BYTES = 5001 * 1000 * 4
+
+
+def _speedup(D, bytes_, ring=True):
+    comm = (2 * (D - 1) / D if ring else 1.0) * bytes_ / 1e10
+    return 1.2 / (1.2 / D + comm)
+
+
+register_answer("ex-ch7-speedup", NumberAnswer(
+    value=_speedup(16, _SUM_BYTES), rtol=0.002,
+    mistakes=((16.0, "that is the speed-up without any communication: add the time of "
+               "the all-reduce of the partial sums."),
+              (_speedup(16, _SUM_BYTES, ring=False), "a ring all-reduce sends and "
+               "receives 2 (D - 1) / D times the message size per device, not once."),
+              (_speedup(16, 2 * _SUM_BYTES), "the partial sums are float32 in this "
+               "exercise: 4 bytes per number.")),
+    too_small="too small: the compute time shrinks as 1/D, and the message is a few "
+              "tens of MB, not more.",
+    too_large="too large: the communication time does not shrink with D."))
