@@ -309,25 +309,43 @@ register_answer("ex-ch7-bytes", NumberAnswer(
     too_large="too large: the design has one row per bin and n_neurons x n_basis "
               "columns, 4 bytes each; the answer is in GB (10^9 bytes)."))
 
-# Exercise 7.3: a Hessian-vector product takes 1.2 s on one device; on D devices the
-# compute is 1.2 / D s plus a ring all-reduce of the (F + 1) x N float32 partial sums,
-# 2 (D - 1) / D x bytes / bandwidth, with F = 5000, N = 1000, 10 GB/s, D = 16.
-_SUM_BYTES = 5001 * 1000 * 4
+# Exercise 7.3: a Hessian-vector product takes t1 = 7.2 s on one device (N = 200 neurons,
+# F = 1000 features, 6e5 bins); on D devices the compute is t1 / D plus a ring all-reduce
+# of the (F + 1) x N float32 partial sums, 2 (D - 1) / D x bytes / bandwidth (1.25 GB/s).
+_T1, _BANDWIDTH, _SUM_BYTES = 7.2, 1.25e9, 1001 * 200 * 4
 
 
-def _speedup(D, bytes_, ring=True):
-    comm = (2 * (D - 1) / D if ring else 1.0) * bytes_ / 1e10
-    return 1.2 / (1.2 / D + comm)
+def _speedup(D, bytes_=_SUM_BYTES, ring=True):
+    comm = (2 * (D - 1) / D if ring else 1.0) * bytes_ / _BANDWIDTH
+    return _T1 / (_T1 / D + comm)
 
 
-register_answer("ex-ch7-speedup", NumberAnswer(
-    value=_speedup(16, _SUM_BYTES), rtol=0.002,
-    mistakes=((16.0, "that is the speed-up without any communication: add the time of "
-               "the all-reduce of the partial sums."),
-              (_speedup(16, _SUM_BYTES, ring=False), "a ring all-reduce sends and "
-               "receives 2 (D - 1) / D times the message size per device, not once."),
-              (_speedup(16, 2 * _SUM_BYTES), "the partial sums are float32 in this "
-               "exercise: 4 bytes per number.")),
-    too_small="too small: the compute time shrinks as 1/D, and the message is a few "
-              "tens of MB, not more.",
-    too_large="too large: the communication time does not shrink with D."))
+def _half_efficiency(bytes_=_SUM_BYTES, ring=True):
+    """D with t1 / D = communication time (speed-up D / 2)."""
+    return (1 + _T1 * _BANDWIDTH / (2 * bytes_)) if ring else _T1 * _BANDWIDTH / bytes_
+
+
+register_answer("ex-ch7-speedup", TupleAnswer(
+    names=("the speed-up on 64 devices", "the number of devices at 50 % efficiency"),
+    parts=(NumberAnswer(
+        value=_speedup(64), rtol=0.002,
+        mistakes=((64.0, "that is the speed-up without communication: add the time of "
+                   "the all-reduce of the partial sums."),
+                  (_speedup(64, ring=False), "a ring all-reduce sends (and receives) "
+                   "2 (D - 1) / D times the message per device, not the message once."),
+                  (_speedup(64, 2 * _SUM_BYTES), "the partial sums are float32 here: 4 "
+                   "bytes per number.")),
+        too_small="too small: the compute shrinks as t1 / D, and the message is under a "
+                  "megabyte.",
+        too_large="too large: a speed-up on D devices cannot exceed D."),
+        NumberAnswer(
+        value=_half_efficiency(), rtol=0.01,
+        mistakes=((_half_efficiency(ring=False), "a ring all-reduce sends (and receives) "
+                   "2 (D - 1) / D times the message per device, not the message once."),
+                  (_half_efficiency(2 * _SUM_BYTES), "the partial sums are float32 here: "
+                   "4 bytes per number.")),
+        too_small="too small: at 50 % efficiency the compute time t1 / D equals the "
+                  "communication time; solve for D.",
+        too_large="too large: at 50 % efficiency the compute time t1 / D equals the "
+                  "communication time; solve for D.")),
+))
