@@ -7,7 +7,8 @@ import pytest
 
 import coupling_tutorial as ct
 
-MODULES = ["filters", "features", "glm", "simulate", "meanfield", "lif", "linear_response"]
+MODULES = ["filters", "features", "glm", "simulate", "meanfield", "lif", "linear_response",
+           "scale"]
 
 
 def test_each_module_is_reexported_at_top_level():

@@ -104,7 +104,10 @@ def test_single_neuron_glm_and_float32(data):
 
 def _float_shapes(jaxpr):
     """Shapes of every floating-point value computed in a jaxpr (and its sub-jaxprs)."""
-    from jax.extend.core import jaxprs_in_params
+    try:
+        from jax.extend.core import jaxprs_in_params
+    except ImportError:  # JAX 0.7
+        from jax.core import jaxprs_in_params
 
     for eqn in jaxpr.eqns:
         for v in eqn.outvars:

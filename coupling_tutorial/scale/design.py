@@ -202,21 +202,21 @@ class CouplingDesign:
         shape = (self.n_blocks, L + extra, n_cols)
 
         def read(d):
+            # (copied straight into the padded block: one host copy, however a is stored)
             lo = start + d * L
-            hi = min(lo + L + extra, a.shape[0])
-            part = np.asarray(a[lo:hi]) if hi > lo else np.zeros((0, n_cols), a.dtype)
+            hi = max(min(lo + L + extra, a.shape[0]), lo)
+            out = np.zeros((L + extra, n_cols), a.dtype)
+            out[:hi - lo] = a[lo:hi]
             if integer:
-                check_counts(part, name)
+                check_counts(out, name)
             else:
-                check_finite(part, name)
-            out = np.zeros((L + extra, n_cols), part.dtype)
-            out[:part.shape[0]] = part
+                check_finite(out, name)
             return out
 
         if self.mesh is None:
             block = read(0)
             dt = _compact_dtype(block.max(initial=0)) if integer else self.dtype
-            return jnp.asarray(block.astype(dt)[None])
+            return jnp.asarray(block.astype(dt, copy=False)[None])
         sharding = jax.sharding.NamedSharding(
             self.mesh, jax.sharding.PartitionSpec(self.mesh.axis_names[0]))
         # every process decides the same compact type: the largest count of the whole array
@@ -231,7 +231,7 @@ class CouplingDesign:
             if integer and block.max(initial=0) > np.iinfo(dt).max:
                 raise ValueError(f"`{name}` must hold counts below {np.iinfo(dt).max + 1} "
                                  f"for a sharded design; got {block.max()}.")
-            return block.astype(dt)[None]
+            return block.astype(dt, copy=False)[None]
 
         return jax.make_array_from_callback(shape, sharding, callback)
 

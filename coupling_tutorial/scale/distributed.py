@@ -57,6 +57,14 @@ def init_distributed(coordinator_address=None, num_processes=None, process_id=No
     -------
     int
         This process's index (``jax.process_index()``).
+
+    Examples
+    --------
+    In process ``i`` of 2 on one machine (``benchmarks/distributed_fit.py`` does this):
+
+    >>> i = ct.init_distributed("127.0.0.1:12345", 2, i)  # doctest: +SKIP
+    >>> D = ct.CouplingDesign(np.load("counts.npy", mmap_mode="r"), B,
+    ...                       mesh=ct.time_mesh())  # doctest: +SKIP
     """
     try:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
