@@ -177,8 +177,10 @@ def run_child(mode, cfg, timeout=1200, python=None):
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         return dict(error=f"stopped after {timeout} s")
-    if out.returncode:
-        return dict(error=out.stderr.strip().splitlines()[-1][:200] if out.stderr else "?")
+    if out.returncode:  # the last line naming an error (warnings may follow it)
+        lines = out.stderr.strip().splitlines() or ["?"]
+        errors = [x for x in lines if "Error" in x] or lines
+        return dict(error=errors[-1][:200])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
