@@ -804,3 +804,79 @@ def test_wald_check_diagnoses_typical_mistakes(mistake, expected, capsys):
 def test_wald_check_wrong_output(capsys):
     ok, out = verdict(checks.check_wald_test, lambda b, c: inverse_wald(b, c)[0], capsys)
     assert not ok and "two numbers" in out, out
+
+# check_chunked_gradient (Chapter 7)
+# --------------------------------------------------------------------------------------
+def chunked_gradient(counts, basis, W, b, chunk_size, *, halo=True, first_lag=1,
+                     drop_first=True, norm="rows", sign=1.0, transpose=False,
+                     intercept=True, nan_rows=False):
+    """A reader's chunk-by-chunk gradient (brute-force loop features of each chunk's
+    counts with its halo), with switches for the typical mistakes."""
+    counts = np.asarray(counts, float)
+    window = basis.shape[0]
+    n, m = counts.shape
+    padded = np.vstack([np.zeros((window, m)), counts])  # bin s is padded[s + window]
+    start = window if drop_first else 0
+    g = np.zeros((W.shape[0], m))
+    for lo in range(start, n, chunk_size):
+        hi = min(lo + chunk_size, n)
+        if halo:    # the chunk's bins and the `window` bins before them
+            X = loop_features(padded[lo:hi + window], basis, first_lag=first_lag)[window:]
+        elif nan_rows:  # the chunk alone: its first `window` rows have no history (NaN)
+            X = loop_features(counts[lo:hi], basis, first_lag=first_lag, fill=np.nan)
+        else:       # the chunk alone, history before it taken as zero
+            X = loop_features(np.vstack([np.zeros((window, m)), counts[lo:hi]]), basis,
+                              first_lag=first_lag)[window:]
+        eta = X @ W + (b if intercept else 0.0)
+        g += X.T @ (np.exp(eta) - counts[lo:hi])
+    g = sign * g / {"rows": n - start, "samples": n, "sum": 1}[norm]
+    return g.T if transpose else g
+
+
+def test_chunked_gradient_accepts_reference_and_loop(capsys):
+    ok, out = verdict(checks.check_chunked_gradient, chunked_gradient, capsys)
+    assert ok and "chunks of 680, 128 and 50 rows" in out, out
+
+
+def test_chunked_gradient_agrees_with_the_streamed_design():
+    """The check's target is the gradient the package's streamed fit uses: at the optimum
+    of an unpenalised streamed fit the reference loop's gradient vanishes."""
+    from coupling_tutorial.checks.ch7_scaling_up import _gradient_case
+
+    counts, basis, _, _ = _gradient_case()
+    model = ct.PopulationGLM(solver="newton", tol=1e-12).fit(
+        ct.CouplingDesign(counts, basis, chunk_size=64), counts)
+    g = chunked_gradient(counts, basis, np.asarray(model.coef_),
+                         np.asarray(model.intercept_), 64)
+    assert np.abs(g).max() < 1e-10
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (dict(halo=False), "the halo"),
+    (dict(halo=False, nan_rows=True), "NaN in your gradient"),
+    (dict(first_lag=0), "off by one lag: you include the current bin"),
+    (dict(first_lag=2), "not lag 2"),
+    (dict(drop_first=False), "you keep the first window_size bins"),
+    (dict(drop_first=False, norm="samples"), "you keep the first window_size bins"),
+    (dict(norm="samples"), "not by n_samples"),
+    (dict(norm="sum"), "divide the sum by T"),
+    (dict(sign=-1.0), "sign flipped"),
+    (dict(transpose=True), "one column per neuron"),
+    (dict(intercept=False), "you left out the intercept"),
+])
+def test_chunked_gradient_diagnoses_typical_mistakes(mistake, expected, capsys):
+    ok, out = verdict(checks.check_chunked_gradient,
+                      lambda *a: chunked_gradient(*a, **mistake), capsys)
+    assert not ok and out.startswith("✗ check_chunked_gradient: ") and expected in out, out
+
+
+def test_chunked_gradient_other_errors(capsys):
+    ok, out = verdict(checks.check_chunked_gradient,
+                      lambda *a: np.vstack([chunked_gradient(*a), np.zeros((1, 3))]), capsys)
+    assert not ok and "not the intercept's" in out, out
+    ok, out = verdict(checks.check_chunked_gradient,
+                      lambda *a: chunked_gradient(*a) * 1.1, capsys)
+    assert not ok and "values differ (chunk_size=680)" in out, out
+    ok, out = verdict(checks.check_chunked_gradient,
+                      lambda *a: chunked_gradient(*a) * (1 + 1e-7), capsys)
+    assert not ok and "compute in float64" in out, out

@@ -51,7 +51,7 @@ can use them; pass ``verbose=False`` to silence the printed line.
 
 Layout
 ------
-One file per chapter (``ch1_coupling_filters.py`` ... ``ch6_coupling_significance.py``), named
+One file per chapter (``ch1_coupling_filters.py`` ... ``ch7_scaling_up.py``), named
 like the chapter's notebook; each check there registers itself with its exercise's label
 (``@exercise_check("ex-ch1-features")``), and the one harness that runs, diagnoses and
 reports lives in ``_harness.py``. :data:`CHECKS`, :data:`EXERCISES` and ``__all__`` are
@@ -68,6 +68,7 @@ from . import (  # noqa: F401  (importing registers the checks, chapter by chapt
     ch4_lif_mean_field,
     ch5_inference_errors,
     ch6_coupling_significance,
+    ch7_scaling_up,
 )
 from ._harness import CHECKS, EXERCISES
 from .answers import ANSWERS, check_answer  # the conceptual exercises' answer checks

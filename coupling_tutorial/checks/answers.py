@@ -315,3 +315,61 @@ register_answer("ex-ch6-length", NumberAnswer(
               (0.25, "the recording must get longer, not shorter: give the factor > 1.")),
     too_small="too small: the standard error falls like 1 / sqrt(number of bins).",
     too_large="too large: the standard error falls like 1 / sqrt(number of bins)."))
+
+register_answer("ex-ch7-bytes", NumberAnswer(
+    value=500 * 1_800_000 * 6 * 4 / 1e9, unit="GB", rtol=0.01,
+    mistakes=((500 * 1_800_000 * 4 / 1e9, "the design has n_basis columns per neuron, "
+               "not one: multiply by the number of basis functions."),
+              (500 * 1_800_000 * 6 * 8 / 1e9, "float32 numbers take 4 bytes each; 8 is "
+               "float64."),
+              (500 * 1_800_000 * 6 / 1e9, "this counts numbers, not bytes: each float32 "
+               "number takes 4 bytes."),
+              (500 * 1_800_000 * 6 * 4 / 2**30, "GB here means 10^9 bytes; you divided "
+               "by 2^30 (GiB)."),
+              (500 * 30 * 60 * 6 * 4 / 1e9, "30 minutes at 1 ms bins is 30 x 60 x 1000 "
+               "bins, not 30 x 60.")),
+    too_small="too small: the design has one row per bin and n_neurons x n_basis "
+              "columns, 4 bytes each.",
+    too_large="too large: the design has one row per bin and n_neurons x n_basis "
+              "columns, 4 bytes each; the answer is in GB (10^9 bytes)."))
+
+# Exercise 7.3: a Hessian-vector product takes t1 = 7.2 s on one device (N = 200 neurons,
+# F = 1000 features, 6e5 bins); on D devices the compute is t1 / D plus a ring all-reduce
+# of the (F + 1) x N float32 partial sums, 2 (D - 1) / D x bytes / bandwidth (1.25 GB/s).
+_T1, _BANDWIDTH, _SUM_BYTES = 7.2, 1.25e9, 1001 * 200 * 4
+
+
+def _speedup(D, bytes_=_SUM_BYTES, ring=True):
+    comm = (2 * (D - 1) / D if ring else 1.0) * bytes_ / _BANDWIDTH
+    return _T1 / (_T1 / D + comm)
+
+
+def _half_efficiency(bytes_=_SUM_BYTES, ring=True):
+    """D with t1 / D = communication time (speed-up D / 2)."""
+    return (1 + _T1 * _BANDWIDTH / (2 * bytes_)) if ring else _T1 * _BANDWIDTH / bytes_
+
+
+register_answer("ex-ch7-speedup", TupleAnswer(
+    names=("the speed-up on 64 devices", "the number of devices at 50 % efficiency"),
+    parts=(NumberAnswer(
+        value=_speedup(64), rtol=0.002,
+        mistakes=((64.0, "that is the speed-up without communication: add the time of "
+                   "the all-reduce of the partial sums."),
+                  (_speedup(64, ring=False), "a ring all-reduce sends (and receives) "
+                   "2 (D - 1) / D times the message per device, not the message once."),
+                  (_speedup(64, 2 * _SUM_BYTES), "the partial sums are float32 here: 4 "
+                   "bytes per number.")),
+        too_small="too small: the compute shrinks as t1 / D, and the message is under a "
+                  "megabyte.",
+        too_large="too large: a speed-up on D devices cannot exceed D."),
+        NumberAnswer(
+        value=_half_efficiency(), rtol=0.01,
+        mistakes=((_half_efficiency(ring=False), "a ring all-reduce sends (and receives) "
+                   "2 (D - 1) / D times the message per device, not the message once."),
+                  (_half_efficiency(2 * _SUM_BYTES), "the partial sums are float32 here: "
+                   "4 bytes per number.")),
+        too_small="too small: at 50 % efficiency the compute time t1 / D equals the "
+                  "communication time; solve for D.",
+        too_large="too large: at 50 % efficiency the compute time t1 / D equals the "
+                  "communication time; solve for D.")),
+))
