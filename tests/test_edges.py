@@ -255,6 +255,20 @@ def test_meanfield_float32_inputs_give_float32_outputs_with_x64_on():
     assert ct.siegert_rate(.015, .003, .01, .002, .02, .01).dtype == np.float64
 
 
+def test_network_inputs_and_fixed_point_float32_in_float32_out_with_x64_on():
+    """Old code: mean_input, std_input and self_consistent_rates returned float64."""
+    p = ct.brunel_parameters(g=5.0, eta=2.0)
+    p32 = {k: np.asarray(v, np.float32) for k, v in p.items()}
+    args = [p32[k] for k in ("J", "K", "tau_m", "J_ext", "K_ext", "nu_ext")]
+    nu = np.float32([10.0, 10.0])
+    assert ct.mean_input(nu, *args).dtype == ct.std_input(nu, *args).dtype == np.float32
+    fp = ct.self_consistent_rates(**p32)
+    assert fp.rates.dtype == fp.mu.dtype == fp.sigma.dtype == np.float32
+    want = ct.self_consistent_rates(**p)  # float64 inputs: float64, same rates
+    assert want.rates.dtype == np.float64
+    np.testing.assert_allclose(np.asarray(fp.rates), np.asarray(want.rates), rtol=1e-5)
+
+
 # ------------------------------------------------------------------ tolerances, solvers
 
 

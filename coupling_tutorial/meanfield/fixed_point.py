@@ -31,6 +31,7 @@ from ._solvers import (
     _residual,
     _residual_and_jacobian,
 )
+from ._dtypes import result_float_dtype
 from .inputs import _arr, _network_args
 from .synapses import _check_tau_s, synapse_model
 
@@ -136,7 +137,8 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
     """
     if method not in ("newton", "ode", "lstsq"):
         raise ValueError(f"`method` must be one of 'newton', 'ode', 'lstsq'; got {method!r}.")
-    dtype = _float_dtype()  # (float32 inputs give float32 rates: see the end)
+    dtype = _float_dtype()  # (float32 inputs give float32 results: see the returns)
+    out = result_float_dtype(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext)
     n = _arr(K, "K", ndim=2).shape[0]
     start = np.zeros(n, dtype=_np_float()) if nu0 is None else nu0
     _, J, K, tau_m, J_ext, K_ext, nu_ext, matrix = _network_args(
@@ -185,8 +187,9 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
         if bool(ok_j):  # the common case: everything came out of one compiled call
             jac = np.asarray(jac_j)
             stable = bool(np.max(np.linalg.eigvals(jac).real) < 0)
-            return FixedPointResult(nu_j, mu_j, sigma_j, float(np.max(np.abs(np.asarray(f_j)))),
-                                    int(it_j), "newton", stable)
+            return FixedPointResult(nu_j.astype(out), mu_j.astype(out), sigma_j.astype(out),
+                                    float(np.max(np.abs(np.asarray(f_j)))), int(it_j),
+                                    "newton", stable)
         nu, norm, it, ok = np.asarray(nu_j), float(norm_j), int(it_j), False
         used = "newton"
         if not ok:
@@ -205,4 +208,5 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
     stable = bool(np.max(np.linalg.eigvals(jac).real) < 0)
     rates = jnp.asarray(nu, dtype=dtype)
     mu, sigma = _mu_sigma_jit(rates, params, matrix)
-    return FixedPointResult(rates, mu, sigma, float(np.max(np.abs(f))), int(it), used, stable)
+    return FixedPointResult(rates.astype(out), mu.astype(out), sigma.astype(out),
+                            float(np.max(np.abs(f))), int(it), used, stable)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from ._dtypes import result_float_dtype
 from .._validation import (
     _check_array_type,
     _is_traced,
@@ -131,9 +132,10 @@ def mean_input(nu, J, K, tau_m, J_ext, K_ext, nu_ext):
     >>> (mu * 1e3).round(3).tolist()  # mV
     [21.0, 21.0]
     """
+    out = result_float_dtype(nu, J, K, tau_m, J_ext, K_ext, nu_ext)  # float32 in, out
     nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix = _network_args(
         nu, J, K, tau_m, J_ext, K_ext, nu_ext)
-    return _mu_sigma(nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix)[0]
+    return _mu_sigma(nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix)[0].astype(out)
 
 
 def std_input(nu, J, K, tau_m, J_ext, K_ext, nu_ext):
@@ -158,6 +160,7 @@ def std_input(nu, J, K, tau_m, J_ext, K_ext, nu_ext):
     >>> (sd * 1e3).round(4).tolist()  # mV
     [4.3012, 4.3012]
     """
+    out = result_float_dtype(nu, J, K, tau_m, J_ext, K_ext, nu_ext)  # float32 in, out
     nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix = _network_args(
         nu, J, K, tau_m, J_ext, K_ext, nu_ext)
-    return _mu_sigma(nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix)[1]
+    return _mu_sigma(nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix)[1].astype(out)
