@@ -344,10 +344,11 @@ _CT_X = np.stack([np.convolve(_CT_COUNTS[:, j], _CT_B[:, k])[2:299]
                   for j in range(2) for k in range(2)], axis=1)  # rows 3..299: lags 1..3
 _CT_Y = _CT_COUNTS[3:]
 _CT_MODEL = ("@call", "_ct_model")
+_NAN_ROWS = ("X=NaN entry", "y=NaN entry")  # rows with NaN are dropped, as fit does
 
 
 def _CT_MODEL_SCENARIOS(kw):
-    return [("model=unfitted PopulationGLM", dict(kw, model=("@call", "PopulationGLM")),
+    return [("model=unfitted PopulationGLM", dict(kw, model=("@call", "PopulationGLM", ())),
              "invalid"),
             ("model=None", dict(kw, model=None), "invalid"),
             ("model=str", dict(kw, model="model"), "invalid")]
@@ -601,16 +602,17 @@ TABLE = {
                                 dict(y=_CT_Y, rate=np.full(_CT_Y.shape, 0.3), key=key_()),
                                 dict(y="counts", rate="posarr", key="key")),
     "PopulationGLM.standard_errors": Spec("@glm_standard_errors", dict(X=_CT_X, y=_CT_Y),
-                                          dict(X="arr", y="counts")),
+                                          dict(X="arr", y="counts"), either=_NAN_ROWS),
     "coupling_tests": Spec("coupling_tests", dict(model=_CT_MODEL, X=_CT_X, y=_CT_Y,
                                                   n_basis=2),
                            dict(X="arr", y="counts", n_basis="size",
                                 test="choice:wald,lr"),
-                           scenarios=_CT_MODEL_SCENARIOS(dict(X=_CT_X, y=_CT_Y, n_basis=2))),
+                           scenarios=_CT_MODEL_SCENARIOS(dict(X=_CT_X, y=_CT_Y, n_basis=2)),
+                           either=_NAN_ROWS),
     "filter_confidence_band": Spec(
         "filter_confidence_band", dict(model=_CT_MODEL, X=_CT_X, y=_CT_Y, basis=_CT_B),
         dict(X="arr", y="counts", basis="arr", level="unit"),
-        scenarios=_CT_MODEL_SCENARIOS(dict(X=_CT_X, y=_CT_Y, basis=_CT_B))),
+        scenarios=_CT_MODEL_SCENARIOS(dict(X=_CT_X, y=_CT_Y, basis=_CT_B)), either=_NAN_ROWS),
     "predict_stability": Spec(
         "predict_stability", dict(model=_CT_MODEL, basis=_CT_B),
         dict(basis="arr", max_radius="pos", max_branching="pos"),
@@ -620,7 +622,7 @@ TABLE = {
                                gap=3),
         dict(X="arr", y="counts", strengths="posarr", n_folds="size", gap="int0",
              regularizer="choice:Ridge,Lasso"),
-        either=("X=NaN entry",)),  # NaN rows are dropped (documented)
+        either=_NAN_ROWS),
     # scale (issue 15)
     "CouplingDesign": Spec("@design_build",
                            dict(counts=_CT_COUNTS, basis=_CT_B, chunk_size=64),
