@@ -248,3 +248,50 @@ def test_self_checks_explain_and_return_false(capsys):
     assert ct.checks.check_newton_fit(lambda *a, **k: ("a", "b")) is False
     out = capsys.readouterr().out
     assert out.count("✗") == 2
+
+
+# ---------------------------------------------------------------------------------------
+# Defects the fuzzer found in the functions of issues 15 and 16 (each failed before the fix)
+# ---------------------------------------------------------------------------------------
+def test_complex_scalars_of_the_inference_functions_are_refused():
+    with pytest.raises(TypeError, match=r"`q` must be real; got a complex value"):
+        ct.benjamini_hochberg([0.01, 0.5], q=np.complex64(0.05))
+    with pytest.raises(TypeError, match=r"`level` must be real; got a complex value"):
+        ct.filter_confidence_band(None, None, None, None, level=0.9 + 0j)
+    with pytest.raises(TypeError, match=r"`strengths` must be real; got a complex value"):
+        ct.cross_validate(hostile._CT_X, hostile._CT_Y, np.array([0.1, 1.0]) + 1j, gap=3)
+
+
+def test_inference_results_are_float32_in_single_precision():
+    with float32_mode():
+        cv = ct.cross_validate(hostile._CT_X, hostile._CT_Y, [0.1, 1.0], 2, gap=3)
+        assert cv.strengths.dtype == cv.best_strength.dtype == np.float32
+        assert np.allclose(cv.strengths, [0.1, 1.0])
+        tr = ct.time_rescaling_test(hostile._CT_Y, np.full(hostile._CT_Y.shape, 0.4),
+                                    jax.random.key(0))
+        assert tr.statistic.dtype == tr.p_value.dtype == tr.rescaled[0].dtype == np.float32
+    tr = ct.time_rescaling_test(hostile._CT_Y, np.full(hostile._CT_Y.shape, 0.4, np.float32),
+                                jax.random.key(0))  # float32 in, float32 out (x64 on)
+    assert tr.statistic.dtype == tr.p_value.dtype == tr.rescaled[1].dtype == np.float32
+
+
+def test_stability_thresholds_and_progress_interval_are_scalars():
+    model = ct.PopulationGLM("Ridge", 0.1).fit(hostile._CT_X, hostile._CT_Y)
+    with pytest.raises(TypeError, match=r"`max_radius` must be a real number; got list"):
+        ct.predict_stability(model, hostile._CT_B, max_radius=[0.8])
+    with pytest.raises(TypeError, match=r"`max_branching` must be a real scalar; got an "
+                       r"array of shape \(2,\)"):
+        ct.predict_stability(model, hostile._CT_B, max_branching=np.array([0.3, 0.3]))
+    assert ct.TextProgress(min_interval=np.float32(0.5)).min_interval == 0.5
+    assert ct.NotebookProgress(min_interval=jnp.asarray(2.0)).min_interval == 2.0
+    with pytest.raises(ValueError, match=r"`min_interval` must be a non-negative number of "
+                       r"seconds; got inf"):
+        ct.TextProgress(min_interval=float("inf"))
+
+
+def test_design_targets_checks_the_rows_before_the_first_window():
+    D = ct.CouplingDesign(hostile._CT_COUNTS, hostile._CT_B, chunk_size=64)
+    y = hostile._CT_COUNTS.copy()
+    y[0, 1] = -1.0  # row 0 is before the first window: dropped, but still not a count
+    with pytest.raises(ValueError, match=r"`y` must hold non-negative spike counts; got a minimum of -1"):
+        D.targets(y)
