@@ -270,8 +270,8 @@ def test_inference_results_are_float32_in_single_precision():
         tr = ct.time_rescaling_test(hostile._CT_Y, np.full(hostile._CT_Y.shape, 0.4),
                                     jax.random.key(0))
         assert tr.statistic.dtype == tr.p_value.dtype == tr.rescaled[0].dtype == np.float32
-    tr = ct.time_rescaling_test(hostile._CT_Y, np.full(hostile._CT_Y.shape, 0.4, np.float32),
-                                jax.random.key(0))  # float32 in, float32 out (x64 on)
+    rate32 = np.full(hostile._CT_Y.shape, 0.4, np.float32)
+    tr = ct.time_rescaling_test(hostile._CT_Y, rate32, jax.random.key(0))  # x64 on
     assert tr.statistic.dtype == tr.p_value.dtype == tr.rescaled[1].dtype == np.float32
 
 
@@ -293,5 +293,6 @@ def test_design_targets_checks_the_rows_before_the_first_window():
     D = ct.CouplingDesign(hostile._CT_COUNTS, hostile._CT_B, chunk_size=64)
     y = hostile._CT_COUNTS.copy()
     y[0, 1] = -1.0  # row 0 is before the first window: dropped, but still not a count
-    with pytest.raises(ValueError, match=r"`y` must hold non-negative spike counts; got a minimum of -1"):
+    with pytest.raises(ValueError, match=r"`y` must hold non-negative spike counts; got a "
+                       r"minimum of -1"):
         D.targets(y)
