@@ -156,7 +156,8 @@ def time_rescaling_test(y, rate, key):
     TimeRescaling
         ``(statistic, p_value, rescaled, n_intervals)``: per neuron (scalars and one array
         for 1-D input). ``rescaled`` holds the values :math:`z_m` in the order of the
-        spikes, in the dtype of ``rate``.
+        spikes; the arrays are float32 when ``rate`` is float32, else JAX's working float
+        dtype (float32 unless x64 is enabled).
 
     Raises
     ------
