@@ -72,7 +72,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import _describe, _is_traced
+from ._validation import _describe, _is_traced, check_scalar
 
 __all__ = ["FitProgress", "SimulationProgress", "TextProgress", "NotebookProgress"]
 
@@ -176,11 +176,12 @@ class _Throttled:
     _started = False  # a display is open (start was called, no `done` report since)
 
     def __init__(self, min_interval: float = 0.1):
-        if isinstance(min_interval, bool) or not isinstance(min_interval, (int, float)) \
-                or not min_interval >= 0:
+        try:  # Python, NumPy and JAX real scalars (the shared check), finite and >= 0
+            value = check_scalar(min_interval, "min_interval", "nonneg")
+        except ValueError:  # (its TypeErrors are ValueErrors too): one message here
             raise ValueError("`min_interval` must be a non-negative number of seconds; "
-                             f"got {_describe(min_interval)}.")
-        self.min_interval = float(min_interval)
+                             f"got {_describe(min_interval)}.") from None
+        self.min_interval = float(value)
         self._last = None       # time of the last refresh; None: none yet in this run
         self._first_kkt = None  # a fit's first KKT residual (the bar's starting point)
 

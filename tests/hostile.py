@@ -336,6 +336,24 @@ _SIEG_K = dict(mu="areal", sigma="apos", tau_m="apos", tau_r="anonneg", V_th="ar
 _GLM_K = dict(X="arr", y="counts", regularizer_strength="pos", tol="pos?", maxiter="count?")
 
 
+# inference and scale baselines: counts of 2 neurons, a window-3 basis of 2 functions and
+# its coupling design (neuron-major columns, features.py), rows with a full window only
+_CT_B = np.array([[1.0, 0.2], [0.5, 0.6], [0.1, 1.0]])
+_CT_COUNTS = np.random.default_rng(0).poisson(0.4, (300, 2)).astype(float)
+_CT_X = np.stack([np.convolve(_CT_COUNTS[:, j], _CT_B[:, k])[2:299]
+                  for j in range(2) for k in range(2)], axis=1)  # rows 3..299: lags 1..3
+_CT_Y = _CT_COUNTS[3:]
+_CT_MODEL = ("@call", "_ct_model")
+_NAN_ROWS = ("X=NaN entry", "y=NaN entry")  # rows with NaN are dropped, as fit does
+
+
+def _CT_MODEL_SCENARIOS(kw):
+    return [("model=unfitted PopulationGLM", dict(kw, model=("@call", "PopulationGLM", ())),
+             "invalid"),
+            ("model=None", dict(kw, model=None), "invalid"),
+            ("model=str", dict(kw, model="model"), "invalid")]
+
+
 def _rec_base(**kw):
     d = dict(coupling_coef=-0.5 * np.ones((3, 3, 2)), feedforward_coef=None,
              intercepts=np.array([-1.0, -0.5, -2.0]), random_key=key_(),
@@ -565,6 +583,66 @@ TABLE = {
                                   dict(link="link")),
     "plotting.show_widgets": Spec("plotting.show_widgets", {}, {}, finite=False),
     "plotting.use_book_style": Spec("plotting.use_book_style", {}, {}, finite=False),
+    # inference (issue 16): small baselines (297 rows, 2 neurons, window 3, 2 basis functions)
+    "CouplingTests": Exempt("a result type"),
+    "CrossValidation": Exempt("a result type"),
+    "FilterBand": Exempt("a result type"),
+    "Fold": Exempt("a result type"),
+    "Stability": Exempt("a result type"),
+    "StandardErrors": Exempt("a result type"),
+    "TimeRescaling": Exempt("a result type"),
+    "benjamini_hochberg": Spec("benjamini_hochberg",
+                               dict(p_values=np.array([[0.5, 0.001], [0.002, 0.9]]), q=0.05,
+                                    mask=1.0 - np.eye(2)),
+                               dict(p_values="arr", q="unit", mask="mask?"),
+                               either=("p_values=extra axis", "p_values=empty")),
+    "time_folds": Spec("time_folds", dict(n_samples=10, n_folds=3, gap=1),
+                       dict(n_samples="size", n_folds="size", gap="int0")),
+    "time_rescaling_test": Spec("time_rescaling_test",
+                                dict(y=_CT_Y, rate=np.full(_CT_Y.shape, 0.3), key=key_()),
+                                dict(y="counts", rate="posarr", key="key")),
+    "PopulationGLM.standard_errors": Spec("@glm_standard_errors", dict(X=_CT_X, y=_CT_Y),
+                                          dict(X="arr", y="counts"), either=_NAN_ROWS),
+    "coupling_tests": Spec("coupling_tests", dict(model=_CT_MODEL, X=_CT_X, y=_CT_Y,
+                                                  n_basis=2),
+                           dict(X="arr", y="counts", n_basis="size",
+                                test="choice:wald,lr"),
+                           scenarios=_CT_MODEL_SCENARIOS(dict(X=_CT_X, y=_CT_Y, n_basis=2)),
+                           either=_NAN_ROWS),
+    "filter_confidence_band": Spec(
+        "filter_confidence_band", dict(model=_CT_MODEL, X=_CT_X, y=_CT_Y, basis=_CT_B),
+        dict(X="arr", y="counts", basis="arr", level="unit"),
+        scenarios=_CT_MODEL_SCENARIOS(dict(X=_CT_X, y=_CT_Y, basis=_CT_B)), either=_NAN_ROWS),
+    "predict_stability": Spec(
+        "predict_stability", dict(model=_CT_MODEL, basis=_CT_B),
+        dict(basis="arr", max_radius="pos", max_branching="pos"),
+        scenarios=_CT_MODEL_SCENARIOS(dict(basis=_CT_B))),
+    "cross_validate": Spec(
+        "cross_validate", dict(X=_CT_X, y=_CT_Y, strengths=np.array([0.1, 1.0]), n_folds=2,
+                               gap=3),
+        dict(X="arr", y="counts", strengths="posarr", n_folds="size", gap="int0",
+             regularizer="choice:Ridge,Lasso"),
+        either=_NAN_ROWS),
+    # scale (issue 15)
+    "CouplingDesign": Spec("@design_build",
+                           dict(counts=_CT_COUNTS, basis=_CT_B, chunk_size=64),
+                           dict(counts="counts", basis="arr", chunk_size="size?")),
+    "CouplingDesign.materialize": Spec("@design_materialize", {}, {}),  # no argument
+    "CouplingDesign.targets": Spec("@design_targets", dict(y=_CT_COUNTS), dict(y="counts")),
+    "time_mesh": Spec("time_mesh", {}, {}, scenarios=[
+        ("devices=[] (none)", dict(devices=[]), "invalid"),
+        ("devices=None", dict(devices=None), "valid"),
+        ("axis_name='t'", dict(axis_name="t"), "valid")]),
+    "init_distributed": Exempt("starts the multi-process runtime (once per process, before "
+                               "any other JAX call); tested by tests/test_scale.py's "
+                               "two-process test"),
+    # progress displays (issue 15): the stream of TextProgress is any file-like object
+    "FitProgress": Exempt("a result type (the record a display is called with)"),
+    "SimulationProgress": Exempt("a result type (the record a display is called with)"),
+    "TextProgress": Spec("TextProgress", dict(min_interval=0.1),
+                         dict(min_interval="nonneg")),
+    "NotebookProgress": Spec("NotebookProgress", dict(min_interval=0.1),
+                             dict(min_interval="nonneg")),
     "checks.check_answer": Spec("checks.check_answer",
                                 dict(label=("@call", "_first_answer_label"), answer=1.0,
                                      verbose=False),
@@ -724,6 +802,30 @@ WRAPPERS = {
 }
 
 
+def _ct_model():
+    """The fitted model of the inference entries (ridge: a unique optimum), one per
+    precision of the worker."""
+    import jax
+    key = ("ct_model", bool(jax.config.jax_enable_x64))
+    if key not in _JITTED:
+        _JITTED[key] = _glm_fitted(_CT_X, _CT_Y, regularizer="Ridge",
+                                   regularizer_strength=0.1)
+    return _JITTED[key]
+
+
+def _design(counts=_CT_COUNTS, basis=_CT_B, **kw):
+    import coupling_tutorial as ct
+    return ct.CouplingDesign(counts, basis, **kw)
+
+
+WRAPPERS.update({
+    "glm_standard_errors": lambda X, y: _ct_model().standard_errors(X, y),
+    "design_build": lambda **kw: _design(**kw).materialize(),
+    "design_materialize": lambda: _design(chunk_size=64).materialize(),
+    "design_targets": lambda y: _design(chunk_size=64).targets(y),
+})
+
+
 _JITTED = {}
 
 
@@ -755,6 +857,7 @@ WRAPPERS["jit_simulate_network"] = _jit_simulate_network
 _AUX = {"_split_keys": lambda: __import__("jax").random.split(
             __import__("jax").random.key(0)),
         "_net_replaced_nan": lambda: materialize(net_()).replace(r=float("nan")),
+        "_ct_model": lambda: _ct_model(),
         "_first_answer_label": lambda: next(iter(__import__("coupling_tutorial").checks.ANSWERS))}
 
 

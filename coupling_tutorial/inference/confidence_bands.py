@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import ndtri
 
-from .._validation import as_array, check_finite
+from .._validation import _check_array_type, as_array, check_finite
 from ._coupling_blocks import _check_model, _coupling_blocks
 
 __all__ = ["FilterBand", "filter_confidence_band"]
@@ -27,6 +28,8 @@ class FilterBand(NamedTuple):
 
 
 def _check_level(level):
+    if np.iscomplexobj(level):
+        _check_array_type(level, "level")  # a TypeError: `level` must be real
     try:
         ok = 0.0 < float(level) < 1.0
     except (TypeError, ValueError):

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import _describe, as_array, check_counts, check_finite, check_int
+from .._validation import (_check_array_type, _describe, as_array, check_counts, check_finite,
+                           check_int)
 from ..glm._inputs import _valid_rows
 from ..glm.model import PopulationGLM
 from ..glm.newton_cg import _gram
@@ -129,6 +130,8 @@ def time_folds(n_samples, n_folds, gap):
 
 
 def _check_strengths(strengths):
+    if not isinstance(strengths, str):
+        _check_array_type(strengths, "strengths")  # complex: a TypeError, not a cast
     s = np.asarray(strengths, dtype=float) if not isinstance(strengths, str) else None
     if s is None or s.ndim != 1:
         raise ValueError(f"`strengths` must be a 1-D sequence of numbers; got "
@@ -282,4 +285,5 @@ def cross_validate(X, y, strengths, n_folds=5, *, gap, regularizer="Ridge", solv
     filled = np.where(np.isnan(mean), -np.inf, mean)
     # the largest strength among the best (argmax of the reversed path)
     best = s.size - 1 - np.argmax(filled[::-1], axis=0)
+    s = s.astype(X.dtype)  # the working dtype, as the scores (float32 in, float32 out)
     return CrossValidation(s, bps, mean, s[best], best, conv)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import as_array
+from .._validation import _check_array_type, as_array
 
 __all__ = ["benjamini_hochberg"]
 
@@ -59,6 +59,8 @@ def benjamini_hochberg(p_values, q=0.05, mask=None):
     if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
         bad = p[np.isnan(p) | (p < 0) | (p > 1)].ravel()[0]
         raise ValueError(f"`p_values` must be in [0, 1] (no NaN); got {bad}.")
+    if np.iscomplexobj(q):
+        _check_array_type(q, "q")  # a TypeError: `q` must be real
     try:
         ok = np.ndim(q) == 0 and 0.0 < float(q) < 1.0
     except (TypeError, ValueError):

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import FixedPointError
-from .._validation import as_array, check_finite, check_positive
+from .._validation import as_array, check_finite, check_scalar
 from ..features import coupling_filters, split_coupling
 from ..linear_response import linearize
 
@@ -157,8 +157,8 @@ def predict_stability(model, basis, max_radius=0.83, max_branching=0.3):
     (True, True, 0.52, -0.027)
     """
     filters, baseline = _model_filters(model, basis)
-    check_positive(max_radius, "max_radius")
-    check_positive(max_branching, "max_branching")
+    max_radius = check_scalar(max_radius, "max_radius", "positive")
+    max_branching = check_scalar(max_branching, "max_branching", "positive")
     try:
         lin = linearize(jnp.expm1(filters), baseline)
     except FixedPointError as err:

@@ -156,7 +156,8 @@ def time_rescaling_test(y, rate, key):
     TimeRescaling
         ``(statistic, p_value, rescaled, n_intervals)``: per neuron (scalars and one array
         for 1-D input). ``rescaled`` holds the values :math:`z_m` in the order of the
-        spikes, in the dtype of ``rate``.
+        spikes; the arrays are float32 when ``rate`` is float32, else JAX's working float
+        dtype (float32 unless x64 is enabled).
 
     Raises
     ------
@@ -199,7 +200,10 @@ def time_rescaling_test(y, rate, key):
     n_spikes = y2.sum(axis=0).astype(np.int64)
     u_all = _uniforms(key, int(n_spikes.sum()))
     ends = np.cumsum(n_spikes)
-    out_dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(float_dtype())
+    # float32 in, float32 out; otherwise the working dtype (float64 numpy in float32 mode
+    # gives float32, as everywhere in the package)
+    out_dtype = np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(
+        float_dtype())
     stat, pval, rescaled = [], [], []
     for i in range(y2.shape[1]):
         s = _rescaled_times(y2[:, i], r2[:, i], u_all[ends[i] - n_spikes[i]:ends[i]])
@@ -211,4 +215,5 @@ def time_rescaling_test(y, rate, key):
     n_int = np.maximum(n_spikes - 1, 0)
     if squeeze:
         return TimeRescaling(float(stat[0]), float(pval[0]), rescaled[0], int(n_int[0]))
-    return TimeRescaling(np.array(stat), np.array(pval), tuple(rescaled), n_int)
+    return TimeRescaling(np.array(stat, out_dtype), np.array(pval, out_dtype),
+                         tuple(rescaled), n_int)

@@ -64,7 +64,7 @@ def threshold_shift(sigma, tau_m, tau_s):
     >>> round(float(ct.threshold_shift(0.005, 0.01, 0.0005)) * 1e3, 6)  # mV
     1.154512
     """
-    dtype = _float_dtype()
+    dtype = result_float_dtype(sigma, tau_m, tau_s)  # float32 in, float32 out
     sigma = check_positive(as_array(sigma, "sigma", dtype=dtype), "sigma", strict=False)
     tau_m = check_positive(as_array(tau_m, "tau_m", dtype=dtype), "tau_m")
     tau_s = check_positive(as_array(tau_s, "tau_s", dtype=dtype), "tau_s", strict=False)

@@ -187,6 +187,7 @@ class CouplingDesign:
         if y.shape[0] != self.n_samples:
             raise ValueError(f"`{name}` must have as many samples as the design's counts "
                              f"({self.n_samples}); got {y.shape[0]}.")
+        check_counts(np.asarray(y[:self.window_size]), name)  # dropped rows: counts too
         return self._blocked(y, name, start=self.window_size, extra=0, integer=True)
 
     # ------------------------------------------------------------ blocks
