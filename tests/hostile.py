@@ -654,7 +654,9 @@ for _name, _correct in (("check_coupling_features", "coupling_features"),
                         ("check_poisson_loglik", None), ("check_newton_fit", None),
                         ("check_simulate_recurrent", None), ("check_siegert_mean_driven", None),
                         ("check_relaxation", None),
-                        ("check_empirical_covariance", "empirical_covariance")):
+                        ("check_empirical_covariance", "empirical_covariance"),
+                        ("check_benjamini_hochberg", None),
+                        ("check_wald_test", None), ("check_chunked_gradient", None)):
     _sc = [] if _correct is None else [
         (f"student returns complex {_correct}",
          dict(fn=fn_(f"{_correct}+0j"), verbose=False), "false")]
