@@ -89,6 +89,30 @@ def test_streamed_fit_equals_dense_fit(data, case):
                                    rtol=1e-12)
 
 
+def test_standard_errors_on_the_design_equal_statsmodels(data):
+    """Issue 16: standard_errors accepts a CouplingDesign. Reference: statsmodels' Poisson
+    GLM on the brute-force design, one neuron at a time, masked columns left out."""
+    sm = pytest.importorskip("statsmodels.api")
+    counts, inputs, basis = data
+    F = N * K + 2
+    mask = np.ones((F, N))
+    mask[:K, 1] = 0.0
+    D = ct.CouplingDesign(counts, basis, inputs=inputs, chunk_size=256)
+    model = ct.PopulationGLM(feature_mask=mask, tol=1e-12).fit(D, counts)
+    se = model.standard_errors(D, counts)
+    assert se.coef.shape == (F, N) and se.intercept.shape == (N,)
+    assert np.all(np.asarray(se.coef)[:K, 1] == 0.0)
+    X = brute_design(counts, basis, inputs)
+    for i in range(N):
+        free = mask[:, i] > 0
+        ref = sm.GLM(counts[W:, i], sm.add_constant(X[:, free], prepend=False),
+                     family=sm.families.Poisson()).fit(tol=1e-13)
+        np.testing.assert_allclose(se.coef[free, i], ref.bse[:-1], rtol=1e-6)
+        np.testing.assert_allclose(se.intercept[i], ref.bse[-1], rtol=1e-6)
+    with pytest.raises(ValueError, match="must have 14 features"):
+        model.standard_errors(ct.CouplingDesign(counts, basis), counts)
+
+
 def test_single_neuron_glm_and_float32(data):
     counts, _, basis = data
     D = ct.CouplingDesign(counts[:, :2], basis, chunk_size=200)

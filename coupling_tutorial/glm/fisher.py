@@ -174,12 +174,22 @@ def _covariance_impl(X, Y, W, b, M, l2, mixed):
         H, centred = _mixed_hessians(X, R, M, l2)
     else:
         H, centred = _hessians(X, R, M, l2), jnp.zeros_like(M)
+    resid = R - Y
+    g = jnp.concatenate([(X.T @ resid / T) * M + l2 * W, jnp.mean(resid, axis=0)[None]])
+    return _invert(H, g, M, l2, T, centred)
+
+
+def _invert(H, g, M, l2, T, centred):
+    """Covariance ``(N, F+1, F+1)``, free parameters ``(F+1, N)``, Newton decrements
+    ``(N,)`` and variance inflation factors ``(N,)`` from the mean-objective Hessians ``H``
+    and gradient ``g`` ``(F+1, N)`` of ``T`` samples."""
+    F = H.shape[-1] - 1
     ma = jnp.concatenate([M, jnp.ones((1, M.shape[1]), M.dtype)], axis=0).T  # (N, F+1)
     free = ma[:, :, None] * ma[:, None, :]
     # the Hessian restricted to the free parameters (identity on the fixed ones)
     Hf = H * free + jax.vmap(jnp.diag)(1.0 - ma)
     L = jnp.linalg.cholesky(Hf)
-    eye = jnp.eye(F + 1, dtype=X.dtype)
+    eye = jnp.eye(F + 1, dtype=H.dtype)
     inv = jax.vmap(lambda l: jax.scipy.linalg.cho_solve((l, True), eye))(L)
     cov = inv * free / T
     # variance inflation factors (in the centred coordinates the float32 products use;
@@ -187,13 +197,30 @@ def _covariance_impl(X, Y, W, b, M, l2, mixed):
     var = jnp.diagonal(cov, axis1=1, axis2=2)[:, :F].T  # (F, N)
     vif = jnp.max(var * (centred + T * l2), axis=0)
     # Newton decrement T g' H^-1 g of the penalised mean objective at the fitted parameters
-    resid = R - Y
-    g = jnp.concatenate([(X.T @ resid / T) * M + l2 * W, jnp.mean(resid, axis=0)[None]])
     decrement = T * T * jnp.einsum("in,nij,jn->n", g, cov, g)
     return cov, ma.T, decrement, vif
 
 
 _covariance_jit = jax.jit(_covariance_impl, static_argnames=("mixed",))
+_invert_jit = jax.jit(_invert)
+
+
+def _design_covariance(model, design, y, l2):
+    """Covariance of a fit on a :class:`~coupling_tutorial.scale.CouplingDesign`: the same
+    Hessians, summed chunk by chunk with exact float64 (working-precision) products."""
+    from ..scale._model import _check_design, _data, _n_targets
+    from ..scale._streamed import _fisher_design
+
+    _check_design(model, design)
+    N = _n_targets(model, y)
+    F = design.shape[1]
+    M = model._fit_mask
+    M = jnp.ones((F, N), design.dtype) if M is None else M.astype(design.dtype)
+    H, g = _fisher_design(_data(design, y), model._W, model._b, M, l2,
+                          geo=design._static(), mesh=design.mesh)
+    T = design.n_rows
+    cov, free, dec, _ = _invert_jit(H, g, M, l2, T, jnp.zeros_like(M))
+    return cov, free, dec, T
 
 
 def _cache_key(model, X, y):
@@ -219,19 +246,23 @@ def _covariance(model, X, y):
     if key is not None and cached is not None and len(cached[0]) == len(key) and all(
             a() is not None and a() is k() for a, k in zip(cached[0], key)):
         return cached[1]
-    Xf, Y = model._score_data(X, y)
-    T, F = Xf.shape
-    N = Y.shape[1]
-    M = model._fit_mask
-    M = jnp.ones((F, N), Xf.dtype) if M is None else M.astype(Xf.dtype)
-    mixed = not (jnp.finfo(Xf.dtype).bits >= 64 and F + 1 <= _NEWTON_MAX_FEATURES)
-    cov, free, dec, vif = _covariance_jit(Xf, Y, model._W, model._b, M, l2, mixed=mixed)
-    exact = np.full(N, not mixed)
-    # estimated relative error of the variances from the float32 blocks (measured model:
-    # unit roundoff x block length / sqrt(T) per unit of VIF; errors measured in the tests
-    # and the benchmark are 0.2-0.7 of it)
-    err = np.asarray(vif) * 2.0**-24 * _CHUNK / np.sqrt(T)
-    redo = np.flatnonzero(~(err <= _MAX_ERROR)) if mixed else []
+    if getattr(X, "_lazy_design", False):  # a coupling_tutorial.scale.CouplingDesign
+        cov, free, dec, T = _design_covariance(model, X, y, l2)
+        mixed, redo, exact = False, [], np.full(cov.shape[0], True)
+    else:
+        Xf, Y = model._score_data(X, y)
+        T, F = Xf.shape
+        N = Y.shape[1]
+        M = model._fit_mask
+        M = jnp.ones((F, N), Xf.dtype) if M is None else M.astype(Xf.dtype)
+        mixed = not (jnp.finfo(Xf.dtype).bits >= 64 and F + 1 <= _NEWTON_MAX_FEATURES)
+        cov, free, dec, vif = _covariance_jit(Xf, Y, model._W, model._b, M, l2, mixed=mixed)
+        exact = np.full(N, not mixed)
+        # estimated relative error of the variances from the float32 blocks (measured
+        # model: unit roundoff x block length / sqrt(T) per unit of VIF; errors measured in
+        # the tests and the benchmark are 0.2-0.7 of it)
+        err = np.asarray(vif) * 2.0**-24 * _CHUNK / np.sqrt(T)
+        redo = np.flatnonzero(~(err <= _MAX_ERROR)) if mixed else []
     if len(redo) and jnp.finfo(Xf.dtype).bits >= 64:
         # float32 rounding would be amplified too much: exact float64 Hessians instead
         c2, _, d2, _ = _covariance_jit(Xf, Y[:, redo], model._W[:, redo], model._b[redo],

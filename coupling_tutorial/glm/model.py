@@ -506,8 +506,11 @@ class PopulationGLM:
 
         Parameters
         ----------
-        X : array_like, shape ``(n_samples, n_features)``, or dict
-            The design the model was fitted to.
+        X : array_like, shape ``(n_samples, n_features)``, dict, or CouplingDesign
+            The design the model was fitted to. With a
+            :class:`~coupling_tutorial.scale.CouplingDesign` the Hessians are summed chunk
+            by chunk (exact products; the ``(N, F+1, F+1)`` covariance is the memory
+            needed).
         y : array_like, shape ``(n_samples, n_neurons)`` (``(n_samples,)`` for :class:`GLM`)
             The counts the model was fitted to. A ``ValueError`` is raised if the fitted
             parameters are not the optimum of the objective on ``(X, y)`` (other data, or a

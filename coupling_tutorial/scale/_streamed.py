@@ -351,6 +351,22 @@ def _predictor_local(data, W, b, *, geo, axis):
     return out[None]
 
 
+def _fisher_local(data, W, b, M, l2, *, geo, axis):
+    """Augmented, masked Hessians ``(N, F+1, F+1)`` (as ``newton._hessians``, exact
+    products) and the penalised gradient ``(F+1, N)`` at ``(W, b)``: what
+    :mod:`coupling_tutorial.glm.fisher` needs from the data."""
+    ops = _Ops(data, geo, axis, data.basis.dtype)
+    Hww, hwb, hbb = ops.hessian_blocks(W, b)
+    H = jax.vmap(_augmented_hessian, (0, 1, 0, 1, None))(Hww, hwb, hbb, M, l2)
+    _, gX, gb, _ = ops.value_grad(W, b)
+    return H, jnp.concatenate([gX * M + l2 * W, gb[None]], axis=0)
+
+
+@partial(jax.jit, static_argnames=("geo", "mesh"))
+def _fisher_design(data, W, b, M, l2, *, geo, mesh):
+    return _sharded(partial(_fisher_local, geo=geo), mesh, 4)(data, W, b, M, l2)
+
+
 @partial(jax.jit, static_argnames=("geo", "mesh"))
 def _predictor_design(data, W, b, *, geo, mesh):
     return _sharded(partial(_predictor_local, geo=geo), mesh, 2, out_split=True)(data, W, b)
