@@ -14,9 +14,10 @@ same design in a single process and prints, as its last line,
 On a cluster the worker part runs as is, one process per node or per accelerator:
 
 * Slurm: ``srun -N 4 --ntasks-per-node=1 python benchmarks/distributed_fit.py --worker
-  --data counts.npy`` (``jax.distributed.initialize()`` reads the coordinator address, the
+  --data counts.npy --out coef.npy`` (``jax.distributed.initialize()`` reads the coordinator address, the
   number of processes and this process's id from Slurm's environment);
-* Open MPI: ``mpirun -np 4 python benchmarks/distributed_fit.py --worker --data counts.npy``.
+* Open MPI: ``mpirun -np 4 python benchmarks/distributed_fit.py --worker --data counts.npy``
+  (``--out`` defaults to ``coef.npy`` in the working directory).
 
 Without ``--port`` the worker calls ``ct.init_distributed()`` with no arguments (that
 auto-detection); the counts file must be readable by every node (a shared file system).
@@ -97,7 +98,8 @@ def main():
     p.add_argument("--process-id", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--data", help="counts .npy (worker; default: simulate)")
-    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--out", default="coef.npy",
+                   help="where process 0 of a worker run saves the coefficients (.npy)")
     args = p.parse_args()
     if args.worker:
         return worker(args)
