@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..features import _hankel_product
+from ..features import _window_product
 from ..glm.newton import _augmented_hessian, _newton_direction, _take_step
 from ..glm.newton_cg import _augmented_gram, _gram_preconditioner, _truncated_cg
 from ..glm.objective import _line_search
@@ -67,8 +67,7 @@ def _design_chunk(geo, basis, counts_block, inputs_block, c):
     seg = jax.lax.dynamic_slice_in_dim(counts_block, c * C, C + W - 1, axis=0)
     seg = seg.astype(basis.dtype)
     kernel = jnp.flip(basis, axis=0)
-    X = jax.vmap(_hankel_product, in_axes=(1, None), out_axes=1)(seg, kernel)  # (C, N, K)
-    X = X.reshape(C, -1)
+    X = _window_product(seg, kernel)  # (C, N K)
     if inputs_block is not None:
         extra = jax.lax.dynamic_slice_in_dim(inputs_block, c * C, C, axis=0)
         X = jnp.concatenate([X, extra.astype(basis.dtype)], axis=1)
