@@ -30,7 +30,7 @@ with N local processes over loopback.
 
 Memory: counts (compact integers, once, plus a halo per block), coefficients and CG
 vectors (``(F+1, N)`` a few times), one chunk of features ``chunk_size x F`` and its
-Hankel gather ``chunk_size x window_size x N``; never the linear predictor ``(T, N)``.
+Toeplitz blocks (about ``2 chunk_size x N`` counts); never the linear predictor ``(T, N)``.
 
 Where it lives
 --------------

@@ -17,7 +17,7 @@ Row :math:`t = 0 \dots T-1` of the design is bin :math:`s = t + W` of the record
 .. math:: X[t, jK + k] = \sum_{\ell=0}^{W-1} y[t + W - 1 - \ell,\, j]\, B[\ell, k],
 
 computed from the counts ``z[t : t + W]`` (oldest first) times the flipped basis, the same
-Hankel-matrix product :func:`~coupling_tutorial.features.coupling_features` uses. The
+banded Toeplitz-matrix product :func:`~coupling_tutorial.features.coupling_features` uses. The
 :math:`T` rows are split into ``n_blocks`` equal blocks of ``n_chunks * chunk_size`` rows
 (zero-padded at the end, padded rows carry weight 0). Block :math:`d` stores the counts
 ``z[d L : d L + L + W]``: its own rows plus the :math:`W`-bin halo before them (and the
@@ -40,7 +40,8 @@ from .._validation import check_counts, check_finite, check_int, float_dtype
 
 __all__ = ["CouplingDesign"]
 
-# default chunk: about this many numbers in one chunk's Hankel gather (C * W * N)
+# default chunk: C * W * N about this many numbers (a pass costs the same per row from
+# 128 to 2048 rows at 256 neurons; small chunks keep the working set small)
 _CHUNK_BUDGET = 1 << 22
 
 
@@ -89,7 +90,8 @@ class CouplingDesign:
         with bin ``s``), finite.
     chunk_size : int, optional
         Rows per chunk, ``>= window_size``. Default: about :math:`2^{22} / (W N)` rounded
-        to a power of two (so that one chunk's Hankel gather has ~4 M numbers), at least
+        to a power of two (C W N ~ 4 M numbers; the cost per row is flat from 128 to 2048
+        rows at 256 neurons, ``benchmarks/scale.py``), at least
         ``window_size``, at most the number of rows.
     mesh : jax.sharding.Mesh, optional
         A one-axis mesh: the rows are split into ``mesh.size`` blocks along time, one per
