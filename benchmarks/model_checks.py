@@ -146,13 +146,49 @@ def sender_window(y_sender, window):
     return c[t] - c[np.maximum(t - window, 0)] > 0
 
 
-def split_test(y, rate, where, key):
-    """Time-rescaling test on the bins where ``where`` holds and on the others, combined
-    by Bonferroni (2 x the smaller p-value, capped at 1)."""
+def split_p_values(y, rate, where, key):
+    """Time-rescaling p-values on the bins where ``where`` holds and on the others."""
     k1, k2 = jax.random.split(key)
-    p1 = ct.time_rescaling_test(y[where], rate[where], k1).p_value
-    p2 = ct.time_rescaling_test(y[~where], rate[~where], k2).p_value
-    return min(1.0, 2 * min(p1, p2))
+    return (ct.time_rescaling_test(y[where], rate[where], k1).p_value,
+            ct.time_rescaling_test(y[~where], rate[~where], k2).p_value)
+
+
+def split_test(y, rate, where, key):
+    """The two p-values of :func:`split_p_values` combined by Bonferroni (2 x the smaller,
+    capped at 1)."""
+    return min(1.0, 2 * min(split_p_values(y, rate, where, key)))
+
+
+def chapter_pair(w):
+    """The chapter's neurons 0 and 1 with drive ``w exp(-l/6)``: coefficients, intercepts."""
+    lags = np.arange(WINDOW)
+    lag_filters = np.zeros((WINDOW, 2, 2))               # (lag, receiver, sender)
+    lag_filters[:, 0, 0] = lag_filters[:, 1, 1] = -2.0 * np.exp(-lags / 3.0)
+    lag_filters[:, 1, 0] = w * np.exp(-lags / 6.0)
+    return ct.regress_filter(lag_filters, BASIS), np.full(2, np.log(0.05))
+
+
+def bench_split_null(n_sims, w=1.0, n_bins=30_000, burn_in=1_000):
+    """Size of the split test with the true rates, on independent simulations."""
+    coef, b = chapter_pair(w)
+    p = []
+    for s in range(n_sims):
+        k_sim, k_test = jax.random.split(jax.random.key(80_000 + s))
+        y, rate = simulate(coef, b, k_sim, n_bins + burn_in)
+        where = sender_window(y[:, 0], WINDOW)[burn_in + WINDOW:]
+        y, rate = y[burn_in + WINDOW:], rate[burn_in + WINDOW:]
+        p.append(split_p_values(y[:, 1], rate[:, 1], where, k_test))
+    p = np.array(p)
+    print(f"Split test with the true rates (w = {w}, {n_sims} simulations, level 5 %):\n")
+    print("| p-value | rejected | rate | 95 % CI | KS of the p-values |")
+    print("|---|---|---|---|---|")
+    for name, q in [("bins after the sender's spikes", p[:, 0]), ("other bins", p[:, 1]),
+                    ("Bonferroni", np.minimum(1, 2 * p.min(axis=1)))]:
+        k = int(np.sum(q < 0.05))
+        lo, hi = binom_ci(k, n_sims)
+        ks = f"p = {stats.kstest(q, 'uniform').pvalue:.3f}" if name != "Bonferroni" else ""
+        print(f"| {name} | {k} | {k / n_sims:.3f} | [{lo:.3f}, {hi:.3f}] | {ks} |")
+    print()
 
 
 def bench_rescaling_power(weights, n_sims, n_bins=30_000, burn_in=1_000):
@@ -161,7 +197,6 @@ def bench_rescaling_power(weights, n_sims, n_bins=30_000, burn_in=1_000):
     any other input in the chapter's network, so their joint law is this 2-neuron
     network's), 30 000 bins after a burn-in of 1000, receiver 1 fitted unpenalised with
     both neurons' filters (full) or its self-filter only (missing coupling)."""
-    lags = np.arange(WINDOW)
     print(f"## Power against a missing coupling ({n_bins} bins, the chapter's neurons 0 -> 1, "
           f"{n_sims} simulations per weight, level 5 %)\n")
     print("| weight w | plain test, coupling missing | split test, coupling missing | "
@@ -169,11 +204,7 @@ def bench_rescaling_power(weights, n_sims, n_bins=30_000, burn_in=1_000):
     print("|---|---|---|---|---|---|---|")
     t0 = time.perf_counter()
     for w in weights:
-        lag_filters = np.zeros((WINDOW, 2, 2))               # (lag, receiver, sender)
-        lag_filters[:, 0, 0] = lag_filters[:, 1, 1] = -2.0 * np.exp(-lags / 3.0)
-        lag_filters[:, 1, 0] = w * np.exp(-lags / 6.0)
-        coef = ct.regress_filter(lag_filters, BASIS)
-        b = np.full(2, np.log(0.05))
+        coef, b = chapter_pair(w)
         rej = np.zeros((6, n_sims), bool)
         for s in range(n_sims):
             k_sim, k_test = jax.random.split(jax.random.key(50_000 + s))
@@ -385,6 +416,7 @@ def main():
         bench_rescaling_power([0.5, 1.0, 2.0] if a.quick else
                               [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
                               20 if a.quick else 200)
+        bench_split_null(100 if a.quick else 1000)
     if a.only in (None, "cv"):
         bench_cv(10 if a.quick else 20, 20_000 if a.quick else 50_000)
     if a.only in (None, "stability"):

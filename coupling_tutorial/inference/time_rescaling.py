@@ -186,8 +186,8 @@ def time_rescaling_test(y, rate, key):
     filter :math:`-2e^{-\ell/3}`, driven by a sender through :math:`w\,e^{-\ell/6}`,
     30 000 bins), a fit without the coupling was rejected at 5 % in 0 % of 200 data sets
     for :math:`w \le 1.25`, 11.5 % for :math:`w = 1.5`, 91 % for :math:`w = 1.75` and
-    100 % for :math:`w = 2`. The
-    remedy is to test the bins the model may get wrong apart from the others. For any
+    100 % for :math:`w = 2`. The remedy is to test the bins the model may get wrong apart
+    from the others. For any
     *predictable* selection of bins :math:`A` (whether bin :math:`k` is in :math:`A`
     depends only on the data before bin :math:`k`, e.g. "the sender spiked in the last
     :math:`W` bins"), the spikes in :math:`A` form a counting process with compensator
@@ -200,10 +200,10 @@ def time_rescaling_test(y, rate, key):
     independence). Split by the sender's last :math:`W = 20` bins in the setting above, this
     rejected the fit without the coupling in 59 % of 200 data sets for :math:`w = 0.5`,
     97 % for :math:`w = 0.75` and 100 % for :math:`w \ge 1`; under the true rates it
-    rejected 4.7 % of 1000 data sets (``benchmarks/README.md``). The selection must not look at bin :math:`k`
-    itself (a split by the current count is not predictable and the test is then
-    invalid), and it tests one alternative: splitting by each of :math:`N - 1` candidate
-    senders is :math:`N - 1` tests, to correct for multiplicity.
+    rejected 4.7 % of 1000 data sets (``benchmarks/README.md``). The selection must not
+    look at bin :math:`k` itself (a split by the current count is not predictable and the
+    test is then invalid), and it tests one alternative: splitting by each of
+    :math:`N - 1` candidate senders is :math:`N - 1` tests, to correct for multiplicity.
 
     Notes
     -----
