@@ -165,6 +165,46 @@ def time_rescaling_test(y, rate, key):
         If shapes differ, counts are not non-negative integers, a rate is NaN, infinite or
         not positive, or ``key`` is not a PRNG key.
 
+    **Size.** Nothing in this is approximate for a discrete-time Poisson GLM: the intensity
+    on :math:`[k, k+1)` is :math:`\lambda_k`, a function of the counts before bin
+    :math:`k` only (predictable), so the randomised times are a point process with exactly
+    the compensator :math:`\Lambda`; the first kept spike is a stopping time, after which
+    the rescaled process is again a unit-rate Poisson process; and dropping the censored
+    stretch after the last spike leaves the intervals of a unit-rate Poisson process
+    observed on a window, whose KS size is nominal (20 000 windows of 1000 expected events:
+    5.2 %, 95 % CI 4.9-5.5 %; of 100: 4.9 %, 4.6-5.2 %). Measured with the true rates of a
+    refractory, coupled 3-neuron network (``benchmarks/model_checks.py``, 20 000 bins,
+    about 1300 spikes per data set): 99 of 2000 data sets rejected at 5 % (4.95 %,
+    Clopper-Pearson 95 % CI 4.0-6.0 %), their p-values uniform (KS test of the 2000:
+    p = 0.86), 5.1 % of the 6000 tests of all three neurons; a memoryless model at 0.1-0.9
+    spikes per bin, where binning matters most, 4.95 % of 2000.
+
+    **Power, and testing a subset of bins.** The KS test sees only the distribution of all
+    the intervals, pooled. A missing coupling that moves the receiver's spikes towards the
+    sender's (and away from the rest of the time) but leaves the pooled intervals nearly
+    exponential goes unnoticed: in the setting of Chapter 6 (a receiver with refractory
+    filter :math:`-2e^{-\ell/3}`, driven by a sender through :math:`w\,e^{-\ell/6}`,
+    30 000 bins), a fit without the coupling was rejected at 5 % in 0 % of 200 data sets
+    for :math:`w \le 1.25`, 11.5 % for :math:`w = 1.5`, 91 % for :math:`w = 1.75` and
+    100 % for :math:`w = 2`. The remedy is to test the bins the model may get wrong apart
+    from the others. For any
+    *predictable* selection of bins :math:`A` (whether bin :math:`k` is in :math:`A`
+    depends only on the data before bin :math:`k`, e.g. "the sender spiked in the last
+    :math:`W` bins"), the spikes in :math:`A` form a counting process with compensator
+    :math:`\Lambda_A(t) = \int_0^t 1_A(s)\,\lambda(s)\,ds`, and the time-rescaling
+    theorem applies to it as it is: ``time_rescaling_test(y[A], rate[A], key)`` (the
+    selected bins, concatenated) is an exact test of the model, and so is the one on the
+    complement; under the model the two rescaled processes are independent unit-rate
+    Poisson processes (Meyer's theorem for the two orthogonal counting processes; their
+    p-values can be combined by Bonferroni, :math:`2\min(p_A, p_{A^c})`, which needs no
+    independence). Split by the sender's last :math:`W = 20` bins in the setting above, this
+    rejected the fit without the coupling in 59 % of 200 data sets for :math:`w = 0.5`,
+    97 % for :math:`w = 0.75` and 100 % for :math:`w \ge 1`; under the true rates it
+    rejected 4.7 % of 1000 data sets (``benchmarks/README.md``). The selection must not
+    look at bin :math:`k` itself (a split by the current count is not predictable and the
+    test is then invalid), and it tests one alternative: splitting by each of
+    :math:`N - 1` candidate senders is :math:`N - 1` tests, to correct for multiplicity.
+
     Notes
     -----
     The uniforms are the first ``y.sum()`` of ``jax.random.uniform(key, (m,))``, ``m``
@@ -193,6 +233,23 @@ def time_rescaling_test(y, rate, key):
     (True, True)
     >>> bad = ct.time_rescaling_test(y, jnp.full(5000, 0.6), jax.random.key(1))
     >>> bool(bad.p_value < 1e-6)
+    True
+
+    A receiver whose rate triples after a sender's spike, tested against a model without
+    the coupling (its average rate): the pooled intervals look exponential, the bins after
+    the sender's spikes (a predictable selection) do not:
+
+    >>> k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+    >>> x = jax.random.poisson(k1, 0.3, (10000,))                  # the sender
+    >>> after = jnp.concatenate([jnp.array([False]), x[:-1] > 0])  # spiked one bin before
+    >>> rate = jnp.where(after, 0.15, 0.05)                        # the receiver's rate
+    >>> y = jax.random.poisson(k2, rate)
+    >>> wrong = jnp.full(10000, float(rate.mean()))
+    >>> bool(ct.time_rescaling_test(y, wrong, k3).p_value > 0.05)
+    True
+    >>> bool(ct.time_rescaling_test(y[after], wrong[after], k3).p_value < 1e-10)
+    True
+    >>> bool(ct.time_rescaling_test(y[after], rate[after], k3).p_value > 0.05)
     True
     """
     y2, r2, squeeze, dtype = _check_inputs(y, rate)
