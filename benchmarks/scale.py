@@ -13,11 +13,16 @@ reports its peak resident set
 
 Parts (``all`` runs them one after the other):
 
-* ``fit``: (a) the streamed fit (``PopulationGLM(solver="newton-cg")``, float64, tol 1e-7
+Every fit is ``"Ridge"`` with strength ``--ridge`` (1e-4): the unpenalised maximum-likelihood
+fit of 1281 parameters per neuron to a neuron with a few hundred spikes is ill-posed (it
+ran 17+ Newton iterations at 128 x 20 000 without converging; coefficients drift towards
+-inf where a feature is nonzero only in silent bins).
+
+* ``fit``: (a) the streamed fit (``PopulationGLM("Ridge", solver="newton-cg")``, float64, tol 1e-7
   on the KKT residual, so that the returned one is below 1e-6): wall time, iterations, KKT residual, peak memory against
   0.25 x the bytes of the dense X; (c) our dense fit on the materialised float64 X, where
   it fits in memory (``--dense-max-gb``, default 12), for the objective and coefficients.
-* ``nemos``: (c) NeMoS 0.2.9's default ``PopulationGLM()`` on the materialised float32 X
+* ``nemos``: (c) NeMoS 0.2.9's ``PopulationGLM("Ridge")`` (default solver) on the materialised float32 X
   (``$NEMOS_PYTHON``, default ``/work/refenvs/nemos/bin/python``), time-capped by
   ``--nemos-timeout`` (s); its coefficients are scored with our float64 streamed objective.
 * ``scaling``: (d) seconds per Newton-CG iteration and per streamed pass (one
@@ -72,7 +77,7 @@ def child_streamed(cfg):
     rss0 = peak_rss_mb()
     t0 = time.perf_counter()
     D = ct.CouplingDesign(counts, basis, chunk_size=cfg.get("chunk"))
-    model = ct.PopulationGLM(solver="newton-cg", tol=cfg["tol"],
+    model = ct.PopulationGLM("Ridge", cfg["ridge"], solver="newton-cg", tol=cfg["tol"],
                              maxiter=cfg.get("maxiter")).fit(D, counts)
     wall = time.perf_counter() - t0
     out = dict(wall=wall, n_iter=int(model.n_iter_.max()), n_cg=model.n_cg_iter_,
@@ -99,14 +104,15 @@ def child_iteration(cfg):
     counts = np.load(cfg["data"], mmap_mode="r")
     basis = ct.raised_cosine_log_basis(cfg["basis"], cfg["window"])
     D = ct.CouplingDesign(counts, basis)
-    fit = ct.PopulationGLM(solver="newton-cg", tol=1e-300, maxiter=1)
+    fit = ct.PopulationGLM("Ridge", cfg["ridge"], solver="newton-cg", tol=1e-300, maxiter=1)
     import warnings
 
     warnings.simplefilter("ignore")
     fit.fit(D, counts)  # compiles (maxiter is not static: the same program runs below)
     res = {}
     for k in (3,):
-        model = ct.PopulationGLM(solver="newton-cg", tol=1e-300, maxiter=k)
+        model = ct.PopulationGLM("Ridge", cfg["ridge"], solver="newton-cg", tol=1e-300,
+                                 maxiter=k)
         t0 = time.perf_counter()
         model.fit(D, counts)
         res[k] = (time.perf_counter() - t0, model.n_cg_iter_)
@@ -127,7 +133,8 @@ def child_dense(cfg):
     basis = ct.raised_cosine_log_basis(cfg["basis"], cfg["window"])
     t0 = time.perf_counter()
     X = ct.coupling_features(counts, basis)
-    model = ct.PopulationGLM(solver="newton-cg", tol=cfg["tol"]).fit(X, counts)
+    model = ct.PopulationGLM("Ridge", cfg["ridge"], solver="newton-cg",
+                             tol=cfg["tol"]).fit(X, counts)
     wall = time.perf_counter() - t0
     W = np.vstack([np.asarray(model.coef_), np.asarray(model.intercept_)[None]])
     Ws = np.load(cfg["compare_coef"])
@@ -150,7 +157,8 @@ X = basis.compute_features(counts)  # (T, N K) float, NaN in the first rows
 X = np.asarray(X, dtype=np.float32)[W:]
 y = counts[W:].astype(np.float32)
 t0 = time.perf_counter()
-model = nmo.glm.PopulationGLM().fit(X, y)
+model = nmo.glm.PopulationGLM(regularizer="Ridge",
+                              regularizer_strength=cfg["ridge"]).fit(X, y)
 jax.block_until_ready(model.coef_)
 wall = time.perf_counter() - t0
 stats = getattr(model.solver_state_, "stats", None)
@@ -230,7 +238,8 @@ def part_nemos(args, tmp, cfg, fit):
     coef = os.path.join(tmp, "coef_nemos.npy")
     r = run_child("nemos", dict(cfg, save_coef=coef), timeout=args.nemos_timeout,
                   python=NEMOS_PYTHON)
-    print(f"\n(c) NeMoS 0.2.9 default PopulationGLM() (LBFGS), materialised float32 X "
+    print(f"\n(c) NeMoS 0.2.9 PopulationGLM('Ridge') with its default solver, "
+          f"materialised float32 X "
           f"({cfg['rows'] * args.neurons * args.basis * 4 / 1e9:.2f} GB):")
     if "error" in r:
         print(f"NeMoS: {r['error']}")
@@ -255,7 +264,8 @@ def part_scaling(args, tmp, fit):
     for n, t in grid:
         path = os.path.join(tmp, f"c{n}_{t}.npy")
         np.save(path, make_counts(n, t, seed=n))
-        r = run_child("iteration", dict(data=path, basis=args.basis, window=args.window))
+        r = run_child("iteration", dict(data=path, basis=args.basis, window=args.window,
+                                        ridge=args.ridge))
         rows.append((n, t, r))
     print(f"\n(d) time per Newton-CG iteration (float64, window {args.window}, "
           f"{args.basis} basis functions)\n")
@@ -275,7 +285,7 @@ def part_scaling(args, tmp, fit):
         a_t = np.polyfit(np.log([x for x, _ in by_t]), np.log([y for _, y in by_t]), 1)[0]
         ref_n, ref_p = by_n[-1]
         per_pass = ref_p * (1000 / ref_n) ** a_n * (3.6e6 / args.scaling_samples) ** a_t
-        passes = fit["passes"] if fit else 60
+        passes = fit["passes"] if fit else args.passes
         print(f"\nfitted exponents: time per pass ~ neurons^{a_n:.2f} x bins^{a_t:.2f} "
               f"(a pass costs T N^2 K multiply-adds: exponents 2 and 1 expected)")
         print(f"predicted for 1000 neurons x 3.6e6 bins: {per_pass:.0f} s per pass; "
@@ -292,6 +302,12 @@ def main():
     p.add_argument("--basis", type=int, default=5)
     p.add_argument("--window", type=int, default=100)
     p.add_argument("--chunk", type=int, default=None)
+    p.add_argument("--ridge", type=float, default=1e-4,
+                   help="ridge strength of every fit (NeMoS's convention, as ct's)")
+    p.add_argument("--passes", type=int, default=227,
+                   help="passes per fit for the prediction when the fit part is not run "
+                        "(227: 128 neurons x 20 000 bins, ridge 1e-4, tol 1e-7: 9 Newton "
+                        "iterations, 206 CG steps)")
     p.add_argument("--scaling-samples", type=int, default=40_000)
     p.add_argument("--dense-max-gb", type=float, default=12.0)
     p.add_argument("--nemos-timeout", type=float, default=300.0)
@@ -312,7 +328,7 @@ def main():
         data = os.path.join(tmp, "counts.npy")
         np.save(data, make_counts(args.neurons, args.samples))
         cfg = dict(data=data, basis=args.basis, window=args.window, chunk=args.chunk,
-                   rows=args.samples - args.window)
+                   rows=args.samples - args.window, ridge=args.ridge)
         fit = None
         if args.part in ("fit", "nemos", "all"):
             fit = part_fit(args, tmp, cfg)
