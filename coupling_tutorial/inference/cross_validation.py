@@ -205,7 +205,8 @@ def cross_validate(X, y, strengths, n_folds=5, *, gap, regularizer="Ridge", solv
         the whole path of a fold runs as one compiled program
         (:mod:`coupling_tutorial.glm.ridge_path`): a first-order predictor of each next
         optimum, :math:`d\beta/d\alpha = -(H + \alpha E)^{-1}E\beta`, from the Hessian of
-        an earlier optimum, then ``"newton-cg"`` preconditioned by that Hessian, which is
+        an earlier optimum (:math:`E`: 1 on the coefficients, 0 on the intercept), then
+        ``"newton-cg"`` preconditioned by that Hessian, which is
         recomputed when CG needs many iterations. With an explicit ``solver``, each strength
         is one warm-started fit (``"newton-cg"``: the Gram matrix of the training rows is
         its preconditioner, computed once per fold).
