@@ -20,7 +20,8 @@ for every next strength
    :math:`\beta \leftarrow \beta - \Delta\alpha\, P^{-1}E\beta` (:func:`_path_predictor`);
 3. corrects it with the package's Newton-CG solver (``solve._solve_impl``) preconditioned
    by :math:`P` instead of the Gram matrix: near the optimum, :math:`P` is close to the
-   Hessian and CG needs one or two products per Newton step;
+   Hessian and CG needs a few products per Newton step (2-4 measured, 5-8 with the Gram
+   matrix);
 4. recomputes :math:`H_\text{ref}` at the new optimum when that fit needed more than
    ``refresh_cg`` CG iterations per Newton iteration (the rates have moved since).
 
