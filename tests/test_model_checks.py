@@ -194,22 +194,25 @@ def coupled_data(T=3000, seed=0):
 
 # (3 folds test an interior block, with a gap on both sides; the lasso's path runs on 2,
 # to keep the number of compiled shapes small)
-@pytest.mark.parametrize("regularizer, strengths, n_folds", [("Ridge", [1e-4, 1e-2], 3),
-                                                             ("Lasso", [1e-3, 1e-2], 2)])
+# (the Ridge cases run the compiled path, glm.ridge_path, with and without a feature mask)
+@pytest.mark.parametrize("regularizer, strengths, n_folds, masked", [
+    ("Ridge", [1e-4, 1e-2], 3, False), ("Ridge", [1e-5, 1e-3, 1e-1], 3, True),
+    ("Lasso", [1e-3, 1e-2], 2, False)])
 def test_cross_validate_equals_refitting_each_fold_from_scratch(regularizer, strengths,
-                                                                n_folds):
+                                                                n_folds, masked):
     X, y, B = coupled_data()
+    mask = PATH_MASK if masked else None
     # tol 1e-10 on both sides: at the default 1e-8 two correct fits differ by ~1e-6 in
     # their coefficients along the flat directions of the lasso
     cv = ct.cross_validate(X, y, strengths, n_folds=n_folds, gap=10, regularizer=regularizer,
-                           tol=1e-10)
+                           tol=1e-10, feature_mask=mask)
     assert cv.bits_per_spike.shape == (len(strengths), n_folds, 3) and cv.converged.all()
     for k, f in enumerate(ct.time_folds(len(y), n_folds, 10)):
         tr = f.train[~np.isnan(X[f.train]).any(axis=1)]
         te = f.test[~np.isnan(X[f.test]).any(axis=1)]
         null = y[tr].mean(axis=0)
         for j, a in enumerate(strengths):
-            m = ct.PopulationGLM(regularizer, a, tol=1e-10).fit(X[tr], y[tr])
+            m = ct.PopulationGLM(regularizer, a, tol=1e-10, feature_mask=mask).fit(X[tr], y[tr])
             lam = np.asarray(m.predict(X[te]))
             gain = (stats.poisson.logpmf(y[te], lam).sum(0)
                     - stats.poisson.logpmf(y[te], null).sum(0))
@@ -219,6 +222,105 @@ def test_cross_validate_equals_refitting_each_fold_from_scratch(regularizer, str
     np.testing.assert_array_equal(cv.best_index, np.argmax(cv.mean, axis=0))
     np.testing.assert_array_equal(cv.best_strength, np.asarray(strengths)[cv.best_index])
     assert cv.mean[:, 0].max() > 0.02   # neuron 0 gets its coupling: better than its mean
+
+
+# a feature mask for coupled_data's 9 features x 3 neurons (each neuron loses some inputs)
+PATH_MASK = (np.arange(27).reshape(9, 3) % 4 != 1).astype(float)
+
+
+def numpy_hessians(X, W, b, mask):
+    """Augmented Hessians (N, F+1, F+1) of the mean Poisson loss at (W, b), by numpy in
+    float64; masked coordinates decoupled with the mean diagonal (as _augmented_hessian)."""
+    T, F = X.shape
+    A = np.hstack([X, np.ones((T, 1))])
+    out = []
+    for i in range(W.shape[1]):
+        r = np.exp(X @ (W[:, i] * mask[:, i]) + b[i])
+        H = A.T @ (A * r[:, None]) / T
+        keep = np.append(mask[:, i], 1.0)
+        out.append(H * np.outer(keep, keep) + np.diag((1 - keep) * np.mean(np.diag(H))))
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def path_fold():
+    """The training rows of fold 1 of 3 (an interior block) of coupled_data."""
+    X, y, _ = coupled_data(T=2000)
+    tr = ct.time_folds(len(y), 3, 10)[1].train
+    tr = tr[~np.isnan(X[tr]).any(axis=1)]
+    return X[tr], y[tr].astype(float)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_ridge_path_equals_independent_fits_at_every_strength(path_fold, masked):
+    # every fit of the compiled path (predictor + Hessian-preconditioned Newton-CG) equals
+    # a PopulationGLM fit from scratch ("newton": exact Hessians, another solver)
+    from coupling_tutorial.glm.ridge_path import _ridge_path
+    X, y = path_fold
+    mask = PATH_MASK if masked else np.ones((9, 3))
+    alphas = np.array([1e-1, 1e-2, 1e-3, 1e-4, 1e-6])
+    out = _ridge_path(jnp.asarray(X), jnp.asarray(y), jnp.asarray(mask), jnp.asarray(alphas),
+                      1e-10, 100, masked=masked, refresh_cg=1)
+    assert np.asarray(out["converged"]).all()
+    assert np.asarray(out["kkt"]).max() <= 1e-10
+    for j, a in enumerate(alphas):
+        m = ct.PopulationGLM("Ridge", a, tol=1e-12,
+                             feature_mask=mask if masked else None).fit(X, y)
+        W = np.asarray(m.coef_)
+        np.testing.assert_allclose(out["W"][j], W, rtol=1e-6, atol=1e-6 * np.abs(W).max())
+        np.testing.assert_allclose(out["b"][j], m.intercept_, rtol=1e-6)
+        assert np.all(np.asarray(out["W"][j])[mask == 0] == 0)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_path_predictor_is_the_derivative_of_the_optimum(path_fold, masked):
+    # d beta / d alpha = -(H + alpha E)^-1 E beta, against central differences of exact
+    # fits; the intercept is coupled to the features (their mean is not 0), so a predictor
+    # that left it out (or penalised it) would miss
+    from coupling_tutorial.glm.ridge_path import _path_factors, _path_predictor
+    X, y = path_fold
+    mask = PATH_MASK if masked else np.ones((9, 3))
+    fm = mask if masked else None
+    a, h = 1e-2, 1e-4
+
+    def fit(alpha):
+        m = ct.PopulationGLM("Ridge", alpha, tol=1e-13, feature_mask=fm).fit(X, y)
+        return np.asarray(m.coef_), np.asarray(m.intercept_)
+
+    W, b = fit(a)
+    (Wp, bp), (Wm, bm) = fit(a * (1 + h)), fit(a * (1 - h))
+    dW, db = (Wp - Wm) / (2 * a * h), (bp - bm) / (2 * a * h)
+    H = numpy_hessians(X, W, b, mask)
+    chol = _path_factors(jnp.asarray(H), jnp.asarray(mask), a)
+    Wn, bn = _path_predictor(chol, jnp.asarray(W), jnp.asarray(b), 1.0)
+    np.testing.assert_allclose(np.asarray(Wn) - W, dW, rtol=1e-3, atol=1e-3 * np.abs(dW).max())
+    np.testing.assert_allclose(np.asarray(bn) - b, db, rtol=1e-3, atol=1e-3 * np.abs(db).max())
+    # a real check: the same derivative without the intercept's coupling is far off
+    F = W.shape[0]
+    no_b = [-np.linalg.solve(H[i, :F, :F] + a * np.diag(mask[:, i]), W[:, i])
+            for i in range(W.shape[1])]
+    assert np.abs(np.array(no_b).T - dW).max() > 0.01 * np.abs(dW).max()  # 10x the rtol
+
+
+@pytest.mark.parametrize("refresh_cg, last", [(0, -1), (10**6, 0)])
+def test_ridge_path_refreshes_its_reference_hessian(path_fold, refresh_cg, last):
+    # the reference Hessians are the Hessians at the optimum of the last refreshed fit:
+    # refresh_cg=0 refreshes after every fit (the last one), 10**6 never after the first
+    from coupling_tutorial.glm.ridge_path import _reference_hessians, _ridge_path
+    X, y = path_fold
+    mask = PATH_MASK
+    alphas = jnp.asarray([1e-1, 1e-3, 1e-5])
+    out = _ridge_path(jnp.asarray(X), jnp.asarray(y), jnp.asarray(mask), alphas, 1e-8, 100,
+                      masked=True, refresh_cg=refresh_cg)
+    n_cg, n_iter = np.asarray(out["n_cg"]), np.asarray(out["n_iter"]).max(axis=1)
+    np.testing.assert_array_equal(np.asarray(out["refreshed"])[1:],
+                                  n_cg[1:] > refresh_cg * n_iter[1:])
+    W, b = np.asarray(out["W"][last]), np.asarray(out["b"][last])
+    ref = numpy_hessians(X, W, b, mask)
+    np.testing.assert_allclose(out["hessians"], ref, rtol=2e-5, atol=1e-6 * np.abs(ref).max())
+    H = _reference_hessians(jnp.asarray(X), jnp.asarray(X @ W + b), jnp.asarray(mask))
+    assert H.dtype == jnp.float64
+    np.testing.assert_allclose(H, ref, rtol=2e-5, atol=1e-6 * np.abs(ref).max())
 
 
 def test_solve_starts_from_the_given_initial_point():

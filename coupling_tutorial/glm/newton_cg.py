@@ -42,11 +42,7 @@ def _gram_preconditioner(G, c, M, l2, masked):
             P = P * m[:, None] * m[None, :] + jnp.diag((1.0 - m) * ci * jnp.mean(jnp.diag(G)))
             return jnp.linalg.cholesky(P)
 
-        chol = jax.vmap(factor, (0, 1))(c, ma)
-
-        def precond(V):
-            return jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),
-                            (0, 1), 1)(chol, V)
+        precond = _cholesky_preconditioner(jax.vmap(factor, (0, 1))(c, ma))
     else:
         lam, Q = jnp.linalg.eigh(G)
         floor = jnp.finfo(dt).eps * lam[-1] * (F + 1)
@@ -58,6 +54,17 @@ def _gram_preconditioner(G, c, M, l2, masked):
 
         def precond(V):
             return Q @ ((Q.T @ V) * inv)
+
+    return precond
+
+
+def _cholesky_preconditioner(chol):
+    """``V (F+1, N) -> P_i^{-1} v_i`` per neuron from lower Cholesky factors ``(N, F+1, F+1)``
+    of the matrices ``P_i``."""
+
+    def precond(V):
+        return jax.vmap(lambda l, v: jax.scipy.linalg.cho_solve((l, True), v),
+                        (0, 1), 1)(chol, V)
 
     return precond
 
@@ -99,16 +106,22 @@ def _truncated_cg(hv, precond, g, active, Mf, maxcg, floor):
 
 
 def _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg, scale, G=None,
-                   progress=False):
-    """``G``: :func:`_gram` of ``X`` if already computed (a path of fits on the same X)."""
+                   progress=False, chol=None):
+    """``G``: :func:`_gram` of ``X`` if already computed (a path of fits on the same X).
+    ``chol``: lower Cholesky factors ``(N, F+1, F+1)`` of a better preconditioner than the
+    Gram one (a Hessian near the optimum, as along a regularisation path); ``G`` is then
+    not used."""
     T, F = X.shape
     l2 = pen.l2
     N = Y.shape[1]
     dt = X.dtype
     low = jnp.float32 if jnp.finfo(dt).bits > 32 else dt
     Xl = X.astype(low)
-    G = _gram(X) if G is None else G
-    precond = _gram_preconditioner(G, jnp.mean(Y, axis=0), M, l2, masked)
+    if chol is None:
+        G = _gram(X) if G is None else G
+        precond = _gram_preconditioner(G, jnp.mean(Y, axis=0), M, l2, masked)
+    else:
+        precond = _cholesky_preconditioner(chol)
     Mf = jnp.concatenate([M, jnp.ones((1, N), dt)], axis=0)
     floor = 1e-5 if jnp.finfo(low).bits <= 32 else 1e-10
 

@@ -72,10 +72,12 @@ def _redundant_columns(X, M):
 
 
 def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, init=None, gram=None, *, kind,
-                solver, masked, progress=False):
+                solver, masked, progress=False, chol=None, scale=None):
     """Fit from ``init = (W0, b0)`` (a warm start, e.g. along a regularisation path) or,
     by default, from zero coefficients and the log mean counts. ``gram``: the Gram matrix
-    of ``X`` for "newton-cg" (``newton_cg._gram``), computed once for many fits."""
+    of ``X`` for "newton-cg" (``newton_cg._gram``), computed once for many fits; ``chol``:
+    Cholesky factors of a preconditioner for "newton-cg" instead (``_fit_newton_cg``);
+    ``scale``: :func:`_column_scale` of ``X`` if already computed."""
     pen = Penalty.of(kind, alpha, ratio, groups)
     N = Y.shape[1]
     F = X.shape[1]
@@ -85,13 +87,13 @@ def _solve_impl(X, Y, M, groups, alpha, ratio, tol, maxiter, init=None, gram=Non
     else:
         W0, b0 = (jnp.asarray(a, X.dtype) for a in init)
     n_cg = 0
-    scale = _column_scale(X)
+    scale = _column_scale(X) if scale is None else scale
     if solver == "newton":
         s = _fit_newton(X, Y, M, W0, b0, pen, tol, maxiter,
                         smooth=kind in ("none", "ridge"), scale=scale, progress=progress)
     elif solver == "newton-cg":
         s = _fit_newton_cg(X, Y, M, W0, b0, pen, tol, maxiter, masked, maxcg=4 * (F + 1),
-                           scale=scale, G=gram, progress=progress)
+                           scale=scale, G=gram, progress=progress, chol=chol)
         n_cg = s["n_cg"]
     else:
         s = _fit_proximal_gradient(X, Y, M, W0, b0, pen, tol, maxiter, scale,
