@@ -289,7 +289,8 @@ def part_scaling(args, tmp, fit):
         print(f"\nfitted exponents: time per pass ~ neurons^{a_n:.2f} x bins^{a_t:.2f} "
               f"(a pass costs T N^2 K multiply-adds: exponents 2 and 1 expected)")
         print(f"predicted for 1000 neurons x 3.6e6 bins: {per_pass:.0f} s per pass; "
-              f"x {passes} passes (as in the fit above) = {per_pass * passes / 3600:.1f} h on "
+              f"x {passes} passes ({'the fit above' if fit else '--passes'}) = "
+              f"{per_pass * passes / 3600:.1f} h on "
               f"these 2 cores")
 
 
