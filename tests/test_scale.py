@@ -126,8 +126,9 @@ def test_single_neuron_glm_and_float32(data):
         assert c.coef_.dtype == jnp.float32 and c.converged_.all()
 
 
-def _float_shapes(jaxpr):
-    """Shapes of every floating-point value computed in a jaxpr (and its sub-jaxprs)."""
+def _float_shapes(jaxpr, kind=jnp.floating):
+    """Shapes of every floating-point (or ``kind``) value computed in a jaxpr (and its
+    sub-jaxprs)."""
     try:
         from jax.extend.core import jaxprs_in_params
     except ImportError:  # JAX 0.7
@@ -135,10 +136,29 @@ def _float_shapes(jaxpr):
 
     for eqn in jaxpr.eqns:
         for v in eqn.outvars:
-            if jnp.issubdtype(v.aval.dtype, jnp.floating):
+            if jnp.issubdtype(v.aval.dtype, kind):
                 yield v.aval.shape
         for sub in jaxprs_in_params(eqn.params):
-            yield from _float_shapes(sub)
+            yield from _float_shapes(sub, kind)
+
+
+def test_spike_totals_never_widen_the_whole_counts(data):
+    """The fit's check that every neuron spikes sums the compact counts one chunk at a
+    time: a whole-array sum in int64 made XLA materialise an int64 copy (8x the uint8
+    counts, the largest buffer of a streamed fit)."""
+    from coupling_tutorial.scale._model import _target_totals
+
+    counts, _, basis = data
+    D = ct.CouplingDesign(counts, basis, chunk_size=64)
+    targets = D.targets(counts)
+    totals = _target_totals(targets, 64, jnp.int64)
+    np.testing.assert_array_equal(totals, counts[W:].sum(axis=0))
+    jaxpr = jax.make_jaxpr(lambda a: _target_totals(a, 64, jnp.int64))(targets)
+    wide = [s for s in _float_shapes(jaxpr.jaxpr, jnp.signedinteger) if np.prod(s) > 64 * N]
+    assert not wide, wide
+    # the check sees a whole-array conversion where there is one
+    jaxpr = jax.make_jaxpr(lambda a: jnp.sum(a.astype(jnp.int64), axis=(0, 1)))(targets)
+    assert [s for s in _float_shapes(jaxpr.jaxpr, jnp.signedinteger) if np.prod(s) > 64 * N]
 
 
 def test_fit_never_holds_a_time_by_neuron_array(data):
