@@ -333,7 +333,8 @@ _OMEGA = np.array([0.0, 10.0, 100.0])
 _SIEG = dict(mu=0.015, sigma=0.003, tau_m=0.01, tau_r=0.002, V_th=0.02, V_r=0.01)
 _SIEG_K = dict(mu="areal", sigma="apos", tau_m="apos", tau_r="anonneg", V_th="areal",
                V_r="areal")
-_GLM_K = dict(X="arr", y="counts", regularizer_strength="nonneg",  # 0: no penalty tol="pos?", maxiter="count?")
+_GLM_K = dict(X="arr", y="counts", regularizer_strength="nonneg",  # 0: no penalty
+              tol="pos?", maxiter="count?")
 
 
 # inference and scale baselines: counts of 2 neurons, a window-3 basis of 2 functions and
