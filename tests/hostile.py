@@ -493,12 +493,12 @@ TABLE = {
                                           **{k: v for k, v in _brunel().items()
                                              if k not in ("tau_r", "V_th", "V_r")}),
                        dict(nu="posarr", J="arr", K="posarr", tau_m="apos", J_ext="areal",
-                            K_ext="apos", nu_ext="anonneg")),
+                            K_ext="anonneg", nu_ext="anonneg")),
     "std_input": Spec("std_input", dict(nu=np.array([10.0, 10.0]),
                                         **{k: v for k, v in _brunel().items()
                                            if k not in ("tau_r", "V_th", "V_r")}),
                       dict(nu="posarr", J="arr", K="posarr", tau_m="apos", J_ext="areal",
-                           K_ext="apos", nu_ext="anonneg")),
+                           K_ext="anonneg", nu_ext="anonneg")),
     "siegert_rate": Spec("siegert_rate", dict(_SIEG), dict(_SIEG_K)),
     "firing_rate_exp_synapses": Spec("firing_rate_exp_synapses",
                                      dict(_SIEG, tau_s=0.0005, V_r=0.0),
@@ -507,7 +507,8 @@ TABLE = {
                             dict(sigma="anonneg", tau_m="apos", tau_s="anonneg")),
     "self_consistent_rates": Spec("self_consistent_rates", _brunel(),
                                   dict(J="arr", K="posarr", tau_m="apos", tau_r="anonneg",
-                                       V_th="areal", V_r="areal", J_ext="areal", K_ext="apos",
+                                       V_th="areal", V_r="areal", J_ext="areal",
+                                       K_ext="anonneg",  # 0: no external drive, rates 0
                                        nu_ext="anonneg", tol="pos?",
                                        method="choice:newton,iteration"),
                                   scenarios=[("Brunel defaults", _brunel(), "valid")]),
