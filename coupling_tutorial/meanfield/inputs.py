@@ -83,7 +83,7 @@ def _network_args(nu, J, K, tau_m, J_ext, K_ext, nu_ext, check_nu=True):
 
 
 def _check_moments(J, K, tau_m, J_ext, K_ext, nu_ext, matrix, n):
-    """Raise unless the coefficients of the input mean and variance are representable:
+    r"""Raise unless the coefficients of the input mean and variance are representable:
     :math:`\tau_m K J^p` (per Hz of a presynaptic rate) and the external terms
     :math:`\tau_m K^\mathrm{ext} (J^\mathrm{ext})^p \nu^\mathrm{ext}`, p = 1, 2 (a
     weight of 1e300 squares to inf: NaN rates later). Skipped for traced values."""
