@@ -111,8 +111,8 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
     nu0 : array_like, shape ``(n_populations,)``, optional
         Initial rates in Hz (default 0 Hz for all).
     tol : float, optional
-        Convergence tolerance (default, also for ``None``: 1e-7): max residual in Hz (``"newton"``, ``"ode"``), or mean
-        squared residual in Hz^2 (``"lstsq"``, as NNMT). For ``"newton"`` and ``"ode"``
+        Convergence tolerance (default, also for ``None``: 1e-7): max residual in Hz
+        (``"newton"``, ``"ode"``), or mean squared residual in Hz^2 (``"lstsq"``, as NNMT). For ``"newton"`` and ``"ode"``
         the float resolution of the residual, :math:`256\,\epsilon\max_i\nu_i`, is
         added (in float32 1e-7 Hz is below one unit in the last place at 38 Hz; in
         float64 the floor is ~2e-12 Hz at 38 Hz).
