@@ -85,6 +85,15 @@ def transfer_function(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas, synapti
     jax.Array (complex), shape ``(n_omegas, n_populations)``
         :math:`H(\omega)` in Hz/V.
 
+    Raises
+    ------
+    ValueError
+        Outside the range where the result is finite and accurate in the working dtype
+        (measured; float32 / float64): :math:`|x_t|, |x_r| \le` 180 / 500,
+        :math:`\omega\tau_m \le` 1e4 / 1e5 and :math:`x_t - x_r \ge` 1e-4 / 1e-12 (for
+        a smaller difference, i.e. ``sigma`` much larger than ``V_th - V_r``, rounding
+        swamps it). The message names the arguments of the quantity out of range.
+
     Examples
     --------
     >>> import jax.numpy as jnp
