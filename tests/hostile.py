@@ -554,7 +554,7 @@ TABLE = {
     "network_filters": Spec("network_filters", dict(net=net_()), dict(net="net")),
     "stationary_rates": Spec("stationary_rates",
                              dict(filters=_H, baseline_rates=np.array([0.1, 0.2, 0.3])),
-                             dict(filters="arr", baseline_rates="posarr", tol="pos",
+                             dict(filters="arr", baseline_rates="posarr", tol="pos?",
                                   max_iter="count")),
     "linear_kernel": Spec("linear_kernel", dict(filters=_H, rates=np.array([0.1, 0.2, 0.3])),
                           dict(filters="arr", rates="posarr")),

@@ -429,3 +429,15 @@ def test_masked_newton_cg_with_a_duplicated_column():
     # identifiable: the sum of the duplicated pair, and every other coefficient
     assert np.allclose(cg.coef_[0] + cg.coef_[3], newton.coef_[0] + newton.coef_[3], atol=1e-6)
     assert np.allclose(cg.coef_[1:3], newton.coef_[1:3], atol=1e-6)
+
+
+def test_simulation_lengths_are_bounded():
+    """The full fuzzer (--n 0) found hangs (2e8 steps) and overflows (1e300 / dt)."""
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match=r"`t_sim` must be at most 1e\+08 time steps of "
+                       r"`dt` \(1e\+04 s at dt = 0.0001 s\); got 1e\+300"):
+        ct.simulate_lif_neuron(key, 0.025, 0.005, n_neurons=2, t_sim=1e300)
+    with pytest.raises(ValueError, match=r"`delay` must be at most 1e\+08 time steps of "
+                       r"`dt` \(1e-292 s at dt = 1e-300 s\); got 0.0015"):
+        ct.simulate_brunel(key, 5.0, 2.0, n_exc=40, n_inh=10, c_exc=4, c_inh=1, J=1e-4,
+                           dt=1e-300, t_sim=0.02, t_warmup=0.005)
