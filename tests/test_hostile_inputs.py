@@ -288,6 +288,7 @@ def test_design_targets_checks_the_rows_before_the_first_window():
 # ---------------------------------------------------------------------------------------
 _TF = dict(mu=0.012, sigma=0.004, tau_m=0.01, tau_s=0.0005, tau_r=0.002, V_th=0.015, V_r=0.0,
            omegas=np.array([0.0, 10.0, 100.0, 1000.0]))
+_OM3 = np.array([0.0, 10.0, 100.0])
 
 
 def test_transfer_function_out_of_range_is_named_with_its_range():
@@ -304,9 +305,9 @@ def test_transfer_function_out_of_range_is_named_with_its_range():
         with pytest.raises(ValueError, match=r"`sigma` must be small enough relative to "
                            r"`V_th` - `V_r`: .* >= 0.0001 in float32"):
             ct.transfer_function(**dict(_TF, sigma=1e10))
-        inside = np.asarray(ct.transfer_function(**dict(_TF, V_r=-0.3, tau_m=10.0)))
-    assert inside.dtype == np.complex64
-    ref = np.asarray(ct.transfer_function(**dict(_TF, V_r=-0.3, tau_m=10.0)))  # float64
+        inside = np.asarray(ct.transfer_function(**dict(_TF, V_r=-0.3, omegas=_OM3)))
+    assert inside.dtype == np.complex64  # |x_r| = 111, inside the range: as float64
+    ref = np.asarray(ct.transfer_function(**dict(_TF, V_r=-0.3, omegas=_OM3)))
     assert np.allclose(inside, ref, rtol=1e-5, atol=0)
     with pytest.raises(ValueError, match=r"`sigma` must be small enough .* >= 1e-12 in "
                        r"float64"):
