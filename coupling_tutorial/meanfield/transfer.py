@@ -146,8 +146,9 @@ def transfer_function(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas, synapti
 
 _TF_SMALL_OMEGA_TAU = 4.0  # below: Gamma-free integrals (exact at omega = 0); above: ODE
 
-# The representable range of transfer_function per dtype (measured against float64 and
-# mpmath-checked float64 results; outside it float32 gave NaN or > 1% error):
+# The representable range of transfer_function per dtype (float32 measured against the
+# float64 path; outside it float32 gave NaN or > 1% error; the float64 bounds are those of
+# the ODE step limit and of the eps / (x_t - x_r) error scaling, not measured at the edge):
 #   |x_t|, |x_r| (x = sqrt(2)(V' - mu)/sigma): float32 NaN from |x| ~ 250 (fine at 181);
 #     float64 bounded by the ODE step limit (2^20 steps: |x| <= 500 with omega tau_m <= 1e5)
 #   omega * tau_m: float32 NaN at 1e5 (fine at 1e4)
