@@ -161,11 +161,18 @@ def as_array(x, name: str, ndim: int | tuple[int, ...] | None = None, dtype=None
     return arr
 
 
-def check_finite(arr, name: str):
-    """Raise if ``arr`` holds NaN or inf (skipped for traced values)."""
+def check_finite(arr, name: str, allow_nan: bool = False):
+    """Raise if ``arr`` holds NaN or inf (skipped for traced values). With ``allow_nan``
+    only inf raises (for functions whose NaN rows have a documented meaning)."""
     if _is_traced(arr):
         return arr
     a = np.asarray(arr)
+    if allow_nan:
+        n_inf = int(np.sum(np.isinf(a))) if a.dtype.kind in "fc" else 0
+        if n_inf:
+            raise ValueError(f"`{name}` must not contain inf (NaN marks a missing value); "
+                             f"got {n_inf} inf entr{'y' if n_inf == 1 else 'ies'}.")
+        return arr
     if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
         n_bad = int(np.sum(~np.isfinite(a)))
         raise ValueError(

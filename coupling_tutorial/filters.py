@@ -18,6 +18,7 @@ Shape conventions (the same everywhere in the package)
 from __future__ import annotations
 
 import math
+import sys
 
 import jax.numpy as jnp
 from jax.scipy.stats import gamma as _gamma_dist
@@ -108,6 +109,12 @@ def gamma_ppf(q: float, a: float, b: float = 1.0) -> float:
     >>> round(gamma_ppf(0.5, 1.0), 12)  # median of Exp(1) is ln 2
     0.69314718056
     """
+    return _gamma_quantile(q, a, b)
+
+
+def _gamma_quantile(q: float, a: float, b: float, names=("a", "b")) -> float:
+    """:func:`gamma_ppf`; a quantile that is not a finite float raises a ValueError naming
+    the caller's arguments ``names`` (e.g. ``excit_a``, ``excit_b``)."""
     if q == 0.0:
         return 0.0
     try:
@@ -115,8 +122,10 @@ def gamma_ppf(q: float, a: float, b: float = 1.0) -> float:
     except (ZeroDivisionError, OverflowError):
         x = math.nan
     if not math.isfinite(x / b):
-        raise ValueError(f"`a` and `b` must give a finite quantile; got a = {a}, b = {b} "
-                         f"(q = {q}), whose quantile is not representable.")
+        na, nb = names
+        raise ValueError(f"`{na}` and `{nb}` must give a finite quantile (at most "
+                         f"{sys.float_info.max:.3g}); got {na} = {a}, {nb} = {b} (q = {q}), "
+                         f"whose quantile is not representable.")
     return x / b
 
 
@@ -207,8 +216,8 @@ def difference_of_gammas(
                 f"`{name}` must be >= 1 (a gamma density with shape < 1 is infinite at "
                 f"lag 0); got {val}."
             )
-    x_max = max(gamma_ppf(upper_percentile, inhib_a, inhib_b),
-                gamma_ppf(upper_percentile, excit_a, excit_b))
+    x_max = max(_gamma_quantile(upper_percentile, inhib_a, inhib_b, ("inhib_a", "inhib_b")),
+                _gamma_quantile(upper_percentile, excit_a, excit_b, ("excit_a", "excit_b")))
     x = jnp.linspace(0.0, x_max, window_size)
     h = (_gamma_dist.pdf(x, excit_a, scale=1.0 / excit_b)
          - _gamma_dist.pdf(x, inhib_a, scale=1.0 / inhib_b))
@@ -216,6 +225,7 @@ def difference_of_gammas(
         raise ValueError(
             "`inhib_a`, `inhib_b` must differ from `excit_a`, `excit_b` (identical gammas "
             f"have a zero difference); got both ({float(inhib_a)!r}, {float(inhib_b)!r}).")
+    h = h / jnp.max(jnp.abs(h))  # first to the largest entry: |h|^2 may underflow (b=1e-300)
     norm = jnp.linalg.norm(h)
     if not float(norm) > 0.0:  # different gammas, equal (or underflowing) at every sample
         raise ValueError(

@@ -292,7 +292,8 @@ def test_parabolic_cylinder_u_bounds_its_work_and_rejects_nan():
 
 
 def test_transfer_function_bounds_its_work_for_tiny_sigma():
-    with pytest.raises(ValueError, match=r"`sigma` \(relative to \|V_th - mu\|"):
+    with pytest.raises(ValueError, match=r"`V_th`, `mu` and `sigma` \(with the threshold "
+                       r"shift of `tau_s`, `tau_m`\) must give \|x\| = .* <= 500 in float64"):
         ct.transfer_function(0.01, 1e-9, 0.01, 0.0005, 0.002, 0.015, 0.0,
                              omegas=np.array([0.0, 10.0, 1000.0]))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import as_array, check_mask
+from .._validation import as_array, check_counts, check_finite, check_mask
 
 
 def _flatten_X(X, name="X"):
@@ -79,3 +79,28 @@ def _valid_rows(X, y):
     if bad.all():
         raise ValueError("`X` must have at least one row without NaN; got NaN in every row.")
     return jnp.asarray(~bad)
+
+
+def _usable_rows(X, y, stacklevel=3):
+    """``(X, y)`` without the rows that hold NaN, checked: the one rule of the GLM methods.
+
+    A row with NaN in ``X`` (e.g. the first ``window_size`` rows of
+    :func:`~coupling_tutorial.coupling_features`) is dropped silently, as documented; a row
+    with NaN in ``y`` only is dropped with a ``UserWarning`` (NeMoS drops it too, but a NaN
+    count is more likely a bug than a convention). What remains must be finite (inf in
+    ``X`` is a ``ValueError`` naming `X`) and ``y`` spike counts. Used by ``fit``,
+    ``score``, ``objective`` (so all three see the same rows).
+    """
+    import warnings
+
+    valid = _valid_rows(X, y)
+    if valid is not None:
+        n_y = int(jnp.sum(jnp.any(jnp.isnan(y), axis=1) & ~jnp.any(jnp.isnan(X), axis=1)))
+        if n_y:
+            warnings.warn(f"`y` has NaN in {n_y} row(s) where `X` is finite; these rows "
+                          "are dropped.", UserWarning, stacklevel=stacklevel)
+        X, y = X[valid], y[valid]
+    if not bool(jnp.all(jnp.isfinite(X))):  # (np.asarray(X) would keep a copy of X)
+        check_finite(X, "X")
+    check_counts(y, "y")
+    return X, y

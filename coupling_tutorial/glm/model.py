@@ -13,7 +13,6 @@ from jax.scipy.special import gammaln
 from .._validation import (
     ArgumentTypeError,
     as_array,
-    check_counts,
     check_finite,
     check_int,
     check_mask,
@@ -22,7 +21,7 @@ from .._validation import (
 )
 from ..links import EXP
 from ..progress import _check_progress, _start
-from ._inputs import _flatten_mask, _flatten_X, _unflatten, _valid_rows
+from ._inputs import _flatten_mask, _flatten_X, _unflatten, _usable_rows
 from .fisher import StandardErrors, _standard_errors
 from .objective import _objective
 from .penalties import _PUBLIC_NAMES, _REGULARIZERS, Penalty
@@ -211,6 +210,8 @@ class PopulationGLM:
             raise ValueError(f"`X` must have the structure used in fit ({want}); "
                              f"got {'an array' if structure is None else structure}.")
         if y is None:
+            if fitting:
+                raise ArgumentTypeError("`y` must be an array of spike counts; got None.")
             return Xf, None, structure
         y = as_array(y, "y", ndim=1 if self._single else 2)
         if self._single:
@@ -245,7 +246,8 @@ class PopulationGLM:
         Parameters
         ----------
         X : array_like, shape ``(n_samples, n_features)``, or dict of such arrays
-            Design matrix; rows with NaN are dropped (with the same rows of ``y``).
+            Design matrix; rows with NaN are dropped (with the same rows of ``y``); inf
+            raises a ``ValueError``.
         y : array_like, shape ``(n_samples, n_neurons)``
             Spike counts (non-negative integers). Rows with NaN are dropped too (as NeMoS
             does), with a ``UserWarning`` when ``X`` is finite in those rows.
@@ -272,16 +274,7 @@ class PopulationGLM:
         Xf, y, structure = self._prepare(X, y, fitting=True)
         n_samples, n_features = Xf.shape
         n_neurons = y.shape[1]
-        valid = _valid_rows(Xf, y)
-        if valid is not None:
-            n_y = int(jnp.sum(jnp.any(jnp.isnan(y), axis=1) & ~jnp.any(jnp.isnan(Xf), axis=1)))
-            if n_y:
-                warnings.warn(f"`y` has NaN in {n_y} row(s) where `X` is finite; these rows "
-                              "are dropped from the fit.", UserWarning, stacklevel=2)
-            Xf, y = Xf[valid], y[valid]
-        if not bool(jnp.all(jnp.isfinite(Xf))):  # (np.asarray(X) would keep a copy of X)
-            check_finite(Xf, "X")
-        check_counts(y, "y")
+        Xf, y = _usable_rows(Xf, y)
         M = self._mask_array(structure, n_features, n_neurons)
         masked = M is not None
         Mf = jnp.ones((n_features, n_neurons), Xf.dtype) if M is None else M.astype(Xf.dtype)
@@ -376,7 +369,7 @@ class PopulationGLM:
         Returns
         -------
         jax.Array, shape ``(n_samples, n_neurons)`` (``(n_samples,)`` for :class:`GLM`)
-            NaN where the row of ``X`` has NaN.
+            NaN where the row of ``X`` has NaN; inf in ``X`` raises a ``ValueError``.
         """
         self._check_fitted()
         if getattr(X, "_lazy_design", False):
@@ -385,11 +378,19 @@ class PopulationGLM:
         Xf, _, _ = self._prepare(X, None, fitting=False)
         if Xf.shape[1] != self._W.shape[0]:
             raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")
+        check_finite(Xf, "X", allow_nan=True)  # NaN rows: NaN predictions (documented)
         rate = EXP.inverse(Xf @ self._W + self._b)
         return rate[:, 0] if self._single else rate
 
     def objective(self, X, y):
         r"""Penalised objective :eq:`glm-objective` per neuron at the fitted parameters.
+
+        Parameters
+        ----------
+        X : array_like, shape ``(n_samples, n_features)``, or dict
+        y : array_like, shape ``(n_samples, n_neurons)`` (``(n_samples,)`` for :class:`GLM`)
+            Rows with NaN in ``X`` or ``y`` are dropped as in :meth:`fit` (with the same
+            ``UserWarning`` for NaN in ``y`` only); inf in ``X`` raises a ``ValueError``.
 
         Returns
         -------
@@ -413,11 +414,7 @@ class PopulationGLM:
             raise ValueError(f"`X` must have {self._W.shape[0]} features; got {Xf.shape[1]}.")
         if y.shape[1] != self._W.shape[1]:
             raise ValueError(f"`y` must have {self._W.shape[1]} neurons; got {y.shape[1]}.")
-        valid = _valid_rows(Xf, y)
-        if valid is not None:
-            Xf, y = Xf[valid], y[valid]
-        check_counts(y, "y")
-        return Xf, y
+        return _usable_rows(Xf, y, stacklevel=4)
 
     def score(self, X, y, score_type="log-likelihood", aggregate_sample_scores=jnp.mean):
         r"""Log-likelihood or pseudo-:math:`R^2` of the fitted model (NaN rows dropped).
@@ -434,6 +431,8 @@ class PopulationGLM:
         ----------
         X : array_like, shape ``(n_samples, n_features)``, or dict
         y : array_like, shape ``(n_samples, n_neurons)``
+            Rows with NaN in ``X`` or ``y`` are dropped as in :meth:`fit` (with the same
+            ``UserWarning`` for NaN in ``y`` only); inf in ``X`` raises a ``ValueError``.
         score_type : str
         aggregate_sample_scores : callable
             Maps the ``(n_samples, n_neurons)`` per-entry scores to the result (e.g.

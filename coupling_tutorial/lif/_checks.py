@@ -12,9 +12,20 @@ def _scalar(value, name, *, positive=None):
     return float(check_scalar(value, name, kind))
 
 
+#: The most time steps a simulation may take: 1e8 steps run for minutes to hours (the
+#: fuzzer's t_sim = 2e4 s at dt = 0.1 ms did not finish in 60 s), and beyond 2^31 the
+#: step index overflows int32; more is almost surely a unit mistake (ms for s).
+_MAX_STEPS = 10**8
+
+
 def _n_steps(value, dt, name, *, exact, minimum):
-    """Number of time steps in ``value`` seconds (a multiple of ``dt`` if ``exact``)."""
+    """Number of time steps in ``value`` seconds (a multiple of ``dt`` if ``exact``), at
+    most :data:`_MAX_STEPS`."""
     ratio = value / dt
+    if not ratio <= _MAX_STEPS:  # (also inf, from value=1e300 or dt=1e-300)
+        raise ValueError(f"`{name}` must be at most {_MAX_STEPS:.0e} time steps of `dt` "
+                         f"({_MAX_STEPS * dt:.3g} s at dt = {dt:.3g} s); got {value:.3g}, "
+                         f"which is {ratio:.3g} steps.")
     n = int(round(ratio))
     if n < minimum:
         what = "at least one time step" if minimum == 1 else "non-negative"

@@ -102,11 +102,14 @@ def _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r, tau_s=None):
         fast = _siegert_fast(arrs, dtype)
         if fast is not None:
             return fast
+    named = list(zip(_NAMES, arrs))
+    if tau_s is not None:  # a synaptic time constant: broadcast with the others
+        named.append(("tau_s", as_array(tau_s, "tau_s", dtype=dtype)))
     try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrs))
+        shape = np.broadcast_shapes(*(a.shape for _, a in named))
     except ValueError as err:
-        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(_NAMES, arrs))
-        raise ValueError(f"`mu`, `sigma`, `tau_m`, `tau_r`, `V_th`, `V_r` must have "
+        shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in named)
+        raise ValueError(f"{', '.join(f'`{n}`' for n, _ in named)} must have "
                          f"broadcastable shapes; got {shapes}.") from err
     n = math.prod(shape)
     if n == 0:

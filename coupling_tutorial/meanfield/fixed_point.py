@@ -70,8 +70,11 @@ class FixedPointResult(NamedTuple):
     stable: bool
 
 
+_DEFAULT_TOL = 1e-7  # Hz (Hz^2 for "lstsq"); the float resolution is added (see tol)
+
+
 def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, tau_s=None,
-                          method="newton", nu0=None, tol=1e-7, max_iter=None):
+                          method="newton", nu0=None, tol=None, max_iter=None):
     r"""Stationary rates of a network of LIF populations: the fixed point :math:`\nu = \Phi(\nu)`.
 
     :math:`\Phi_i(\nu)` is the rate of population :math:`i` given the input statistics
@@ -107,9 +110,9 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
     method : {"newton", "ode", "lstsq"}
     nu0 : array_like, shape ``(n_populations,)``, optional
         Initial rates in Hz (default 0 Hz for all).
-    tol : float
-        Convergence tolerance: max residual in Hz (``"newton"``, ``"ode"``), or mean
-        squared residual in Hz^2 (``"lstsq"``, as NNMT). For ``"newton"`` and ``"ode"``
+    tol : float, optional
+        Convergence tolerance (default, also for ``None``: 1e-7): max residual in Hz
+        (``"newton"``, ``"ode"``), or mean squared residual in Hz^2 (``"lstsq"``, as NNMT). For ``"newton"`` and ``"ode"``
         the float resolution of the residual, :math:`256\,\epsilon\max_i\nu_i`, is
         added (in float32 1e-7 Hz is below one unit in the last place at 38 Hz; in
         float64 the floor is ~2e-12 Hz at 38 Hz).
@@ -156,7 +159,7 @@ def self_consistent_rates(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, t
     if tau_s is not None:
         tau_s = np.asarray(_check_tau_s(tau_s, tau_m))
     synapse = synapse_model(tau_s)
-    tol = check_scalar(tol, "tol", "positive")
+    tol = _DEFAULT_TOL if tol is None else check_scalar(tol, "tol", "positive")
     params = NetworkParams(J, K, tau_m, tau_r, V_th, V_r, J_ext, K_ext, nu_ext, synapse)
     res = lambda x: _residual(jnp.asarray(x, dtype), params, matrix)  # noqa: E731
     jac_fn = lambda x: _residual_and_jacobian(jnp.asarray(x, dtype), params, matrix)  # noqa: E731

@@ -33,8 +33,9 @@ def _arr(x, name, ndim=None):
         a = np.asarray(x, dtype=_np_float())
     except (TypeError, ValueError):
         return as_array(x, name, ndim=ndim, dtype=_float_dtype())  # raises the message
-    if ndim is not None and a.ndim not in ((ndim,) if isinstance(ndim, int) else tuple(ndim)):
-        as_array(a, name, ndim=ndim)  # raises the standard message
+    if (ndim is not None and a.ndim not in ((ndim,) if isinstance(ndim, int) else tuple(ndim))
+            or 0 in a.shape):
+        as_array(a, name, ndim=ndim)  # raises the standard message (wrong ndim, or empty)
     return a
 
 
@@ -77,7 +78,34 @@ def _network_args(nu, J, K, tau_m, J_ext, K_ext, nu_ext, check_nu=True):
                 raise ValueError(
                     f"`{name}` must be a scalar or have shape (1,) or ({n},) (one entry "
                     f"per population); got shape {tuple(arr.shape)}.")
+    _check_moments(J, K, tau_m, J_ext, K_ext, nu_ext, matrix, n)
     return nu, J, K, tau_m, J_ext, K_ext, nu_ext, matrix
+
+
+def _check_moments(J, K, tau_m, J_ext, K_ext, nu_ext, matrix, n):
+    r"""Raise unless the coefficients of the input mean and variance are representable:
+    :math:`\tau_m K J^p` (per Hz of a presynaptic rate) and the external terms
+    :math:`\tau_m K^\mathrm{ext} (J^\mathrm{ext})^p \nu^\mathrm{ext}`, p = 1, 2 (a
+    weight of 1e300 squares to inf: NaN rates later). Skipped for traced values."""
+    if _is_traced(J) or any(_is_traced(a) for a in (K, tau_m, J_ext, K_ext, nu_ext)):
+        return
+    dtype = np.dtype(_np_float())
+    tm = np.asarray(tau_m)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for p in (1, 2):
+            ext = np.asarray(_external(J_ext, K_ext, nu_ext, p, matrix, n)) * tm
+            if not np.all(np.isfinite(ext)):
+                raise ValueError(
+                    f"`J_ext` (with `K_ext`, `nu_ext`, `tau_m`) must give a representable "
+                    f"external input {'variance' if p == 2 else 'mean'}: tau_m * K_ext * "
+                    f"J_ext{'**2' if p == 2 else ''} * nu_ext must be finite in {dtype} (at "
+                    f"most {np.finfo(dtype).max:.3g}); got inf.")
+            rec = (np.asarray(K) * np.asarray(J) ** p) * (tm[:, None] if tm.ndim else tm)
+            if not np.all(np.isfinite(rec)):
+                raise ValueError(
+                    f"`J` (with `K`, `tau_m`) must give a representable recurrent input "
+                    f"{'variance' if p == 2 else 'mean'}: tau_m * K * J{'**2' if p == 2 else ''}"
+                    f" must be finite in {dtype} (at most {np.finfo(dtype).max:.3g}); got inf.")
 
 
 def _external(J_ext, K_ext, nu_ext, power, matrix, n):

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from .._validation import (
+    ArgumentTypeError,
     any_traced as _any_traced,
     as_array,
     check_finite,
@@ -221,13 +222,14 @@ def firing_rate_exp_synapses(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r):
     mu, sigma : array_like
         Mean and standard deviation of the input in V (``sigma > 0``).
     tau_m, tau_s, tau_r : array_like
-        Membrane, synaptic and refractory time constants in s (``tau_r >= 0``).
+        Membrane, synaptic and refractory time constants in s (``tau_s > 0``, required:
+        :func:`siegert_rate` is the white-noise case; ``tau_r >= 0``).
     V_th, V_r : array_like
         Threshold and reset in V, relative to rest, ``V_th > V_r``.
 
     Returns
     -------
-    jax.Array, the broadcast shape of the inputs
+    jax.Array, the broadcast shape of the inputs (``tau_s`` included)
         Firing rate in Hz.
 
     Examples
@@ -237,6 +239,9 @@ def firing_rate_exp_synapses(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r):
     >>> bool(nu < ct.siegert_rate(0.012, 0.005, 0.01, 0.002, 0.015, 0.0))
     True
     """
+    if tau_s is None:  # (None means white noise in the shared host path below)
+        raise ArgumentTypeError("`tau_s` must be a positive synaptic time constant in s; got "
+                                "None (for white noise, delta synapses, use siegert_rate).")
     if not _any_traced(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r):
         from ._siegert_host import _siegert_concrete  # (host fast path; imports this module)
         return _siegert_concrete(mu, sigma, tau_m, tau_r, V_th, V_r, tau_s=tau_s)

@@ -159,11 +159,26 @@ def _dawson(x):
     return jnp.where(small, _dawson_taylor(x_small), jnp.sign(x) * mid_or_large)
 
 
+def _dawson_slope_asymptotic(x):
+    """D'(x) = 1 - 2x D(x) ~ -sum_{k>=1} (2k-1)!! / (2x^2)^k for |x| >= 50: the series of
+    :func:`_dawson_asymptotic` without its leading 1, so nothing cancels, and 0 (the
+    limit) at +-inf, where 1 - 2x D(x) is inf * 0 = NaN."""
+    u = 1.0 / (2.0 * x * x)
+    total = jnp.zeros_like(x)
+    for k in range(10, 0, -1):
+        total = total * u + float(np.prod(np.arange(1, 2 * k, 2)))
+    return -u * total
+
+
 @_dawson.defjvp
 def _dawson_jvp(primals, tangents):
     (x,), (dx,) = primals, tangents
     y = _dawson(x)
-    return y, (1.0 - 2.0 * x * y) * dx
+    large = jnp.abs(x) >= _DAWSON_ASYMPTOTIC_FROM
+    x_large = jnp.where(large, x, _DAWSON_ASYMPTOTIC_FROM)
+    slope = jnp.where(large, _dawson_slope_asymptotic(x_large),
+                      1.0 - 2.0 * jnp.where(large, 0.0, x) * y)
+    return y, slope * dx
 
 
 def dawson(x):
@@ -173,7 +188,9 @@ def dawson(x):
     Faddeeva function, :math:`D(x) = \tfrac{\sqrt\pi}{2}\operatorname{Im} w(x)`, up to
     50 (see :func:`erfcx`), and the asymptotic series
     :math:`D(x) \sim \frac{1}{2x}\sum_k (2k-1)!!/(2x^2)^k` beyond. Odd in :math:`x`;
-    derivative :math:`D'(x) = 1 - 2xD(x)`.
+    derivative :math:`D'(x) = 1 - 2xD(x)`, for :math:`|x| \ge 50` from the same series
+    (:math:`-\sum_{k\ge1}(2k-1)!!/(2x^2)^k`: no cancellation, and 0 at :math:`\pm\infty`,
+    so ``jax.grad`` is finite everywhere).
 
     Parameters
     ----------

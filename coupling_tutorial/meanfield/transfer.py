@@ -85,6 +85,15 @@ def transfer_function(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas, synapti
     jax.Array (complex), shape ``(n_omegas, n_populations)``
         :math:`H(\omega)` in Hz/V.
 
+    Raises
+    ------
+    ValueError
+        Outside the range where the result is finite and accurate in the working dtype
+        (measured; float32 / float64): :math:`|x_t|, |x_r| \le` 180 / 500,
+        :math:`\omega\tau_m \le` 1e4 / 1e5 and :math:`x_t - x_r \ge` 1e-4 / 1e-12 (for
+        a smaller difference, i.e. ``sigma`` much larger than ``V_th - V_r``, rounding
+        swamps it). The message names the arguments of the quantity out of range.
+
     Examples
     --------
     >>> import jax.numpy as jnp
@@ -123,8 +132,10 @@ def transfer_function(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas, synapti
     shift = ExponentialSynapse(tau_s_).shift(sigma_, tau_m_, xp=np)
     s_r = -math.sqrt(2.0) * (V_r_ + shift - mu_) / sigma_
     s_t = -math.sqrt(2.0) * (V_th_ + shift - mu_) / sigma_
+    _check_tf_range(s_t, s_r, shift, V_th_ - mu_, V_r_ - mu_, sigma_, omega_tau_max,
+                    np.dtype(dtype))
     s_max = float(np.max(np.abs(np.concatenate([np.maximum(s_r, 0) + 8.0, s_t]))))
-    names = ("`sigma` (relative to |V_th - mu|, |V_r - mu|) and `omegas`")
+    names = ("`mu`, `sigma`, `V_th`, `V_r`, `tau_s`, `tau_m` and `omegas`")
     n1 = _n_ode_steps(8.0 + float(np.max(np.maximum(-s_r, 0))), s_max, omega_tau_max + 1.0,
                       names)
     n2 = _n_ode_steps(float(np.max(s_r - s_t)), s_max, omega_tau_max + 1.0, names)
@@ -134,6 +145,44 @@ def transfer_function(mu, sigma, tau_m, tau_s, tau_r, V_th, V_r, omegas, synapti
 
 
 _TF_SMALL_OMEGA_TAU = 4.0  # below: Gamma-free integrals (exact at omega = 0); above: ODE
+
+# The representable range of transfer_function per dtype (float32 measured against the
+# float64 path; outside it float32 gave NaN or > 1% error; the float64 bounds are those of
+# the ODE step limit and of the eps / (x_t - x_r) error scaling, not measured at the edge):
+#   |x_t|, |x_r| (x = sqrt(2)(V' - mu)/sigma): float32 NaN from |x| ~ 250 (fine at 181);
+#     float64 bounded by the ODE step limit (2^20 steps: |x| <= 500 with omega tau_m <= 1e5)
+#   omega * tau_m: float32 NaN at 1e5 (fine at 1e4)
+#   x_t - x_r = sqrt(2)(V_th - V_r)/sigma: the error grows like eps / (x_t - x_r) (float32:
+#     1% at 5e-5, 8% at 5e-6, NaN below ~1e-7; float64 NaN at 2e-22)
+_TF_RANGE = {np.dtype(np.float32): (180.0, 1e4, 1e-4), np.dtype(np.float64): (500.0, 1e5, 1e-12)}
+
+
+def _check_tf_range(s_t, s_r, shift, dth, dr, sigma, omega_tau_max, dtype):
+    """Raise a ValueError naming the arguments when they leave the representable range
+    of :func:`transfer_function` in ``dtype`` (``_TF_RANGE``), instead of NaN."""
+    x_max, wt_max, delta_min = _TF_RANGE[dtype]
+    prec = f"in {dtype}" + (" (enable x64 for a wider range)" if dtype == np.float32 else "")
+    for x, d, v in ((-s_t, dth, "V_th"), (-s_r, dr, "V_r")):
+        bad = ~(np.abs(x) <= x_max)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad.ravel())[0])
+            xi = float(np.ravel(np.broadcast_to(x, bad.shape))[i])
+            raise ValueError(
+                f"`{v}`, `mu` and `sigma` (with the threshold shift of `tau_s`, `tau_m`) must "
+                f"give |x| = sqrt(2)|{v} + shift - mu| / sigma <= {x_max:g} {prec}; got "
+                f"x = {xi:.4g} ({v} - mu = {float(np.ravel(np.broadcast_to(d, bad.shape))[i]):.3g}"
+                f", sigma = {float(np.ravel(np.broadcast_to(sigma, bad.shape))[i]):.3g}).")
+    if not omega_tau_max <= wt_max:
+        raise ValueError(f"`omegas` times `tau_m` must be at most {wt_max:g} {prec}; got "
+                         f"max(omega * tau_m) = {omega_tau_max:.4g}.")
+    delta = s_r - s_t  # = x_t - x_r > 0
+    bad = ~(delta >= delta_min)
+    if np.any(bad):
+        i = int(np.flatnonzero(np.ravel(bad))[0])
+        raise ValueError(
+            f"`sigma` must be small enough relative to `V_th` - `V_r`: sqrt(2)(V_th - V_r) / "
+            f"sigma >= {delta_min:g} {prec} (below, the difference of the two boundary terms "
+            f"is lost to rounding); got {float(np.ravel(delta)[i]):.3g}.")
 
 
 def _tf_ratio_ode(wt, x_t, x_r, n1: int, n2: int):

@@ -17,6 +17,7 @@ import numpy as np
 from .._validation import (
     ArgumentTypeError,
     _describe,
+    any_traced,
     as_array,
     check_counts,
     check_finite,
@@ -330,6 +331,13 @@ def network_rate(net, history, stimulus=None):
     -------
     jax.Array, shape ``(n_neurons,)``
 
+    Raises
+    ------
+    ValueError
+        When a count overflows the float dtype (:math:`\beta g + \log(\Delta t/\alpha)`
+        above ~88.7 in float32, ~709.8 in float64), naming ``stimulus`` if the count is
+        finite without it, else ``net`` (outside ``jax.jit``; under ``jit`` it is inf).
+
     Examples
     --------
     >>> import jax.numpy as jnp, coupling_tutorial as ct
@@ -339,7 +347,26 @@ def network_rate(net, history, stimulus=None):
     [0.25, 0.25]
     """
     g = network_input(net, history, stimulus)
-    return net.dt / net.alpha * EXP.inverse(net.beta * g)
+    rate = net.dt / net.alpha * EXP.inverse(net.beta * g)
+    if not any_traced(rate) and not bool(jnp.all(jnp.isfinite(rate))):
+        _rate_overflow(net, history, stimulus, g)
+    return rate
+
+
+def _rate_overflow(net, history, stimulus, g):
+    """Raise the ValueError of an expected count exp(beta g) dt/alpha that overflows,
+    naming `stimulus` when the rate without it is finite, else `net` (b, r, weights)."""
+    dtype = np.dtype(g.dtype)
+    limit = float(np.log(np.finfo(dtype).max))
+    log_rate = np.asarray(net.beta * g + jnp.log(net.dt / net.alpha), dtype=np.float64)
+    i = int(np.flatnonzero(~(log_rate < limit))[0])
+    who = "`net` (its `b`, `r` or `weights`)"
+    if stimulus is not None and bool(jnp.all(jnp.isfinite(network_rate(net, history)))):
+        who = "`stimulus`"
+    raise ValueError(
+        f"{who} must keep the expected count finite: beta * g + log(dt / alpha) must be "
+        f"below log(max {dtype}) = {limit:.4g}; got {log_rate[i]:.4g} for neuron {i}, whose "
+        f"count exp(...) overflows {dtype}.")
 
 
 def network_as_recurrent(net):

@@ -120,10 +120,16 @@ def tune_network(net, target_rate, params=("r", "b"), method="mean_field", key=N
     zeros = jax.tree.map(jnp.zeros_like, theta0)
     (theta, *_), history = jax.jit(lambda s, ks: jax.lax.scan(adam, s, ks))(
         (theta0, zeros, zeros, jnp.asarray(0.0, _float())), keys)
+    for p in params:  # Adam moves each parameter by up to ~learning_rate per iteration
+        if not _is_traced(theta[p]) and not bool(jnp.all(jnp.isfinite(theta[p]))):
+            raise ValueError(
+                f"`learning_rate` must keep the tuned parameters finite; got "
+                f"{float(learning_rate):g}, which drove `{p}` to a non-finite value (each "
+                f"Adam step moves it by up to ~learning_rate). Lower `learning_rate`.")
     for p in ("alpha", "tau"):
         if p in theta and not _is_traced(theta[p]) and float(theta[p]) <= 0:
-            raise ValueError(f"Tuning drove `{p}` to {float(theta[p])} <= 0; lower the "
-                             "learning rate or do not tune it.")
+            raise ValueError(f"Tuning drove `{p}` to {float(theta[p])} <= 0; lower "
+                             "`learning_rate` or do not tune it.")
     return net.replace(**theta), history
 
 
