@@ -43,8 +43,9 @@ def _gram_preconditioner(G, c, M, l2, masked):
             # the floor of the unmasked branch (eps (F+1) lambda_max, lambda_max <= trace):
             # a rank-deficient [X * m, 1] (a duplicated or constant column) makes P singular
             # and its Cholesky factor NaN; with the floor a null direction's round-off
-            # (~eps |r|) is amplified by at most 1/floor, i.e. stays ~|r| / (10 (F+1) lambda_max),
-            # and directions the data determine (lambda >> floor) are unchanged
+            # (~eps |r|) is amplified by at most 1/floor, i.e. stays
+            # ~|r| / (10 (F+1) lambda_max), and directions the data determine
+            # (lambda >> floor) are unchanged
             floor = 10 * jnp.finfo(dt).eps * (F + 1) * jnp.trace(P)
             return jnp.linalg.cholesky(P + floor * jnp.eye(F + 1, dtype=dt))
 
