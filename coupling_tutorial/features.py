@@ -85,7 +85,6 @@ def _causal_convolve(counts, basis):
     window_size, n_basis = basis.shape
     budget = max(window_size, (1 << 22) // max(n_neurons * n_basis, 1))
     chunk = min(1 << max(budget.bit_length() - 1, 0), 1 << int(np.ceil(np.log2(n_samples))))
-    chunk = max(chunk, 1)
     n_chunks = -(-n_samples // chunk)
     padded = n_chunks * chunk
     # x[i] = counts[i - W] (zeros before the recording), so rows i .. i + W - 1 of x are

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -91,8 +93,6 @@ def _usable_rows(X, y, stacklevel=3):
     ``X`` is a ``ValueError`` naming `X`) and ``y`` spike counts. Used by ``fit``,
     ``score``, ``objective`` (so all three see the same rows).
     """
-    import warnings
-
     valid = _valid_rows(X, y)
     if valid is not None:
         n_y = int(jnp.sum(jnp.any(jnp.isnan(y), axis=1) & ~jnp.any(jnp.isnan(X), axis=1)))

@@ -182,6 +182,12 @@ class _Ops:
         G, s, ys = self._sum(fn, init)
         return G / self.T, s / self.T, ys / self.T
 
+    def hessians(self, W, b, M, l2):
+        """Masked, augmented Hessians ``(N, F+1, F+1)`` of the smooth part at ``(W, b)``
+        (as ``newton._hessians``, from :meth:`hessian_blocks`)."""
+        Hww, hwb, hbb = self.hessian_blocks(W, b)
+        return jax.vmap(_augmented_hessian, (0, 1, 0, 1, None))(Hww, hwb, hbb, M, l2)
+
     def hessian_blocks(self, W, b):
         """Per neuron ``X^T diag(lambda) X / T`` (N, F, F), ``X^T lambda / T`` (F, N) and
         ``mean(lambda)`` (N,) at ``(W, b)``."""
@@ -267,8 +273,7 @@ def _solve_local(data, M, groups, alpha, ratio, tol, maxiter, *, geo, kind, solv
             gW = gX * M + l2 * W
             kkt = pen.kkt_residual(W, gW, gb, M, scale)
             done = active & (kkt <= tol)
-            Hww, hwb, hbb = ops.hessian_blocks(W, b)
-            H = jax.vmap(_augmented_hessian, (0, 1, 0, 1, None))(Hww, hwb, hbb, M, l2)
+            H = ops.hessians(W, b, M, l2)
             f0 = f_data + pen.ridge(W) + pen.nonsmooth(W)
             _report(progress, axis, s["k"], f0, kkt, active)
             dW, db, decrease = _newton_direction(H, gW, gb, W, b, M, pen, kkt, active, tol,
@@ -355,8 +360,7 @@ def _fisher_local(data, W, b, M, l2, *, geo, axis):
     products) and the penalised gradient ``(F+1, N)`` at ``(W, b)``: what
     :mod:`coupling_tutorial.glm.fisher` needs from the data."""
     ops = _Ops(data, geo, axis, data.basis.dtype)
-    Hww, hwb, hbb = ops.hessian_blocks(W, b)
-    H = jax.vmap(_augmented_hessian, (0, 1, 0, 1, None))(Hww, hwb, hbb, M, l2)
+    H = ops.hessians(W, b, M, l2)
     _, gX, gb, _ = ops.value_grad(W, b)
     return H, jnp.concatenate([gX * M + l2 * W, gb[None]], axis=0)
 
