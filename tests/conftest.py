@@ -8,6 +8,10 @@ from pathlib import Path
 import jax
 import pytest
 
+# (imported hooks are registered: a test whose xdist worker crashes runs once more)
+from _crash_rerun import (pytest_handlecrashitem, pytest_report_teststatus,  # noqa: F401
+                          pytest_terminal_summary)
+
 jax.config.update("jax_enable_x64", True)
 
 ROOT = Path(__file__).resolve().parent.parent
