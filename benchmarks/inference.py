@@ -15,8 +15,10 @@ that process's ``ru_maxrss`` (data and imports included):
 
 * ``ct``: ``ct.PopulationGLM().fit(X, y)`` in float64, then the significance map,
   ``model.standard_errors(X, y)`` and ``ct.coupling_tests(model, X, y, 5)`` (Wald; the
-  covariance is computed once and shared). Times: the fit (a repeated fit, compiled), the
-  map on its first call (compilation included) and on a second fitted model (compiled).
+  covariance is computed once and shared). Times: the map on its first call (compilation
+  included), then the fastest of ``REPS`` = 3 fresh compiled fits and of the maps of those
+  fits (nothing cached between them): on a shared machine the fastest is the least
+  disturbed by other jobs, and fit and map are measured alternately in one process.
 * ``statsmodels``: per neuron, ``sm.GLM(y_i, [X, 1], Poisson()).fit()`` (IRLS), its
   ``bse`` and one ``wald_test`` per sender (``use_f=False``). Run on the first
   ``--subset`` neurons; its time is scaled linearly to all neurons (marked ``*``), which
@@ -47,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 LOCK = os.environ.get("HEAVY_LOCK", "/tmp/heavy.lock")
 _FLOCK = [] if LOCK == "none" else ["flock", LOCK]
 N_BASIS, WINDOW = 5, 50
+REPS = 3  # repeated fit + map pairs; the fastest of each is reported
 
 
 def peak_mb() -> float:
@@ -90,11 +93,6 @@ def worker(method: str, data: str, out: str, subset: int) -> None:
 
         X, y = jnp.asarray(X), jnp.asarray(y)
         del d
-        ct.PopulationGLM().fit(X, y)  # compile the fit
-        t = time.perf_counter()
-        model = ct.PopulationGLM().fit(X, y)
-        jax.block_until_ready(model.coef_)
-        res["fit"] = time.perf_counter() - t
 
         def significance_map(model):
             t = time.perf_counter()
@@ -103,9 +101,20 @@ def worker(method: str, data: str, out: str, subset: int) -> None:
             jax.block_until_ready((se, tests))
             return time.perf_counter() - t, se, tests
 
-        res["map_first"], se, tests = significance_map(model)
-        model2 = ct.PopulationGLM().fit(X, y)  # a new fit: nothing cached
-        res["map"], se, tests = significance_map(model2)
+        model2 = ct.PopulationGLM().fit(X, y)  # compile the fit
+        res["map_first"], se, tests = significance_map(model2)  # compile the map
+        # then REPS fresh fits (nothing cached), each followed by its map: the fastest of
+        # each (the least disturbed by other jobs on a shared machine)
+        fits, maps = [], []
+        for _ in range(REPS):
+            t = time.perf_counter()
+            model2 = ct.PopulationGLM().fit(X, y)
+            jax.block_until_ready(model2.coef_)
+            fits.append(time.perf_counter() - t)
+            took, se, tests = significance_map(model2)
+            maps.append(took)
+        res["fit"], res["map"] = min(fits), min(maps)
+        res["fits"], res["maps"] = fits, maps
         from coupling_tutorial.glm.fisher import _covariance
 
         res["exact_neurons"] = int(_covariance(model2, X, y).exact.sum())

@@ -19,7 +19,8 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
 import coupling_tutorial as ct
-from coupling_tutorial.glm.fisher import _covariance, _mixed_hessians
+from coupling_tutorial.glm.fisher import (_centred_grams, _column_blocks, _covariance,
+                                          _mixed_hessians)
 from coupling_tutorial.glm.newton import _hessians
 
 K, WINDOW = 3, 12
@@ -95,6 +96,22 @@ def test_mixed_precision_hessians_equal_float64_hessians():
     # what counts is the inverse: centring keeps its error near float32 rounding
     var = jnp.diagonal(jnp.linalg.inv(exact), axis1=1, axis2=2)
     assert _rel(jnp.diagonal(jnp.linalg.inv(mixed), axis1=1, axis2=2), var) < 1e-6
+
+
+@pytest.mark.parametrize("F", [70, 300, 450])
+def test_centred_grams_in_column_blocks_equal_brute_force_float64(F):
+    # 1, 2 and 4 blocks of columns (only those on and above the diagonal are multiplied,
+    # the rest mirrored): each Gram equals numpy's float64 sum_t r_t (x_t - g)(x_t - g)^T
+    rng = np.random.default_rng(F)
+    T, N = 1000, 2
+    X = rng.poisson(0.3, (T, F)) + rng.random((T, F))
+    R = np.exp(rng.normal(-1, 0.3, (T, N)))
+    assert len(_column_blocks(F)) - 1 == {70: 1, 300: 2, 450: 4}[F]
+    Xc = X - X.mean(axis=0)
+    want = np.einsum("ti,tf,tg->ifg", R, Xc, Xc)
+    got = np.asarray(_centred_grams(jnp.asarray(X), jnp.asarray(R)))
+    assert np.max(np.abs(got - want)) < 1e-6 * np.max(np.abs(want))
+    assert np.array_equal(got, np.swapaxes(got, 1, 2))
 
 
 def test_masked_standard_errors_are_zero_and_free_ones_equal_statsmodels(net):

@@ -31,8 +31,9 @@ take :math:`T F^2` multiply-adds per neuron, the bulk of the work. In float64 wi
 63 features (where the fit uses Newton) they are the Newton solver's own exact float64
 products (``newton._hessians``). With more features (where the fit uses Newton-CG with
 float32 products) the columns are centred and the products of each block of 256 samples are
-computed in float32 and summed in float64, about 3x faster. Their rounding reaches a
-variance amplified by its *variance inflation factor*
+computed in float32 and summed in float64 (about 3x faster), only the blocks of columns on
+and above the diagonal (another 1.36x at 500 features). Their rounding reaches a variance
+amplified by its *variance inflation factor*
 :math:`\mathrm{VIF}_f = \Sigma_{ff}\sum_t\lambda_t (x_{tf}-\bar x_f)^2`. We estimate the
 relative error of a variance as :math:`\mathrm{VIF}\cdot u\, c/\sqrt T` (unit roundoff
 :math:`u = 2^{-24}`, block length :math:`c = 256`), e.g. 7e-7 at VIF 10 and
@@ -121,13 +122,26 @@ def _check_smooth(model):
     return float(l2)
 
 
+# columns per block of the Gram's upper triangle: with b blocks of columns only the
+# b (b + 1) / 2 blocks on and above the diagonal are multiplied, (b + 1) / 2b of the work
+# (at 500 features, 4 blocks: 1.36x faster than the full product, near 2 cores' peak)
+_GRAM_BLOCK = 128
+
+
+def _column_blocks(F):
+    """Edges of ~:data:`_GRAM_BLOCK`-wide column blocks of ``F`` columns."""
+    b = max(1, round(F / _GRAM_BLOCK))
+    return [round(k * F / b) for k in range(b + 1)]
+
+
 @jax.jit
 def _centred_grams(X, R):
     r"""``sum_t R[t, i] (x_t - g)(x_t - g)^T`` per neuron, ``(N, F, F)``, ``g`` the column mean.
 
     Products in float32 over blocks of :data:`_CHUNK` samples, summed in ``X.dtype``;
     centring removes the common offset of the (non-negative) coupling columns, so the
-    float32 rounding hits a well-conditioned matrix.
+    float32 rounding hits a well-conditioned matrix. Only the blocks of columns on and above
+    the diagonal are computed (:func:`_column_blocks`), the rest is their transpose.
     """
     T, F = X.shape
     n = -(-T // _CHUNK)
@@ -135,15 +149,24 @@ def _centred_grams(X, R):
     low = jnp.float32
     Xc = jnp.pad((X - jnp.mean(X, axis=0)).astype(low), ((0, pad), (0, 0)))
     Xc = Xc.reshape(n, _CHUNK, F)
+    edges = _column_blocks(F)
+    rows = list(zip(edges[:-1], edges[1:]))
 
     def one(r):
         w = jnp.pad(r.astype(low), (0, pad)).reshape(n, _CHUNK, 1)
 
         def block(acc, xw):
             x, wt = xw
-            return acc + ((x * wt).T @ x).astype(X.dtype), None
+            xr = x * wt
+            # block row k: columns lo:hi against every column from lo on
+            return [a + (x[:, lo:hi].T @ xr[:, lo:]).astype(X.dtype)
+                    for a, (lo, hi) in zip(acc, rows)], None
 
-        return jax.lax.scan(block, jnp.zeros((F, F), X.dtype), (Xc, w))[0]
+        acc = [jnp.zeros((hi - lo, F - lo), X.dtype) for lo, hi in rows]
+        upper = jnp.zeros((F, F), X.dtype)
+        for a, (lo, hi) in zip(jax.lax.scan(block, acc, (Xc, w))[0], rows):
+            upper = upper.at[lo:hi, lo:].set(a)
+        return jnp.triu(upper) + jnp.triu(upper, 1).T
 
     return jax.lax.map(one, R.T)
 
