@@ -151,14 +151,44 @@ def test_spike_totals_never_widen_the_whole_counts(data):
     counts, _, basis = data
     D = ct.CouplingDesign(counts, basis, chunk_size=64)
     targets = D.targets(counts)
-    totals = _target_totals(targets, 64, jnp.int64)
+    totals = _target_totals(targets, 0, D.chunks_per_block, 64, jnp.int64)
     np.testing.assert_array_equal(totals, counts[W:].sum(axis=0))
-    jaxpr = jax.make_jaxpr(lambda a: _target_totals(a, 64, jnp.int64))(targets)
+    jaxpr = jax.make_jaxpr(lambda a: _target_totals(a, 0, D.chunks_per_block, 64, jnp.int64))(
+        targets)
     wide = [s for s in _float_shapes(jaxpr.jaxpr, jnp.signedinteger) if np.prod(s) > 64 * N]
     assert not wide, wide
     # the check sees a whole-array conversion where there is one
     jaxpr = jax.make_jaxpr(lambda a: jnp.sum(a.astype(jnp.int64), axis=(0, 1)))(targets)
     assert [s for s in _float_shapes(jaxpr.jaxpr, jnp.signedinteger) if np.prod(s) > 64 * N]
+
+
+def test_the_counts_as_targets_are_read_from_the_design_not_copied(data):
+    """``fit(CouplingDesign(counts, B), counts)`` (a recording explained by its own past)
+    reads the targets from the design's blocked counts: no second copy is made, and fit,
+    objective, score and standard errors equal those with a copy of the counts as ``y``
+    (the separate-targets path), and their spike totals agree."""
+    from coupling_tutorial.scale._model import _data, _target_totals
+
+    counts, _, basis = data
+    D = ct.CouplingDesign(counts, basis, chunk_size=64)
+    copy = np.array(counts, copy=True)
+    own, geo = _data(D, counts)
+    other, geo2 = _data(D, copy)
+    assert own.targets is None and geo.own_targets
+    assert other.targets is not None and not geo2.own_targets
+    np.testing.assert_array_equal(
+        _target_totals(own.counts, W, D.chunks_per_block, 64, jnp.int64),
+        _target_totals(other.targets, 0, D.chunks_per_block, 64, jnp.int64))
+    a = ct.PopulationGLM("Ridge", 1e-3).fit(D, counts)
+    b = ct.PopulationGLM("Ridge", 1e-3).fit(D, copy)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.objective(D, counts), b.objective(D, copy), rtol=1e-14)
+    np.testing.assert_allclose(a.score(D, counts), b.score(D, copy), rtol=1e-14)
+    np.testing.assert_allclose(a.standard_errors(D, counts)[0], b.standard_errors(D, copy)[0],
+                               rtol=1e-12)
+    # and both equal the dense fit (whose targets are the counts' rows W on)
+    dense = ct.PopulationGLM("Ridge", 1e-3).fit(D.materialize(), counts[W:])
+    np.testing.assert_allclose(a.coef_, dense.coef_, rtol=1e-7, atol=1e-9)
 
 
 def test_fit_never_holds_a_time_by_neuron_array(data):

@@ -239,8 +239,8 @@ def _design_covariance(model, design, y, l2):
     F = design.shape[1]
     M = model._fit_mask
     M = jnp.ones((F, N), design.dtype) if M is None else M.astype(design.dtype)
-    H, g = _fisher_design(_data(design, y), model._W, model._b, M, l2,
-                          geo=design._static(), mesh=design.mesh)
+    data, geo = _data(design, y)
+    H, g = _fisher_design(data, model._W, model._b, M, l2, geo=geo, mesh=design.mesh)
     T = design.n_rows
     cov, free, dec, _ = _invert_jit(H, g, M, l2, T, jnp.zeros_like(M))
     return cov, free, dec, T

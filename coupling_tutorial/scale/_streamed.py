@@ -56,7 +56,8 @@ class _Data(NamedTuple):
 
     counts: Any   # (n_blocks, L + W, N) compact integers
     inputs: Any   # (n_blocks, L, n_inputs) or None
-    targets: Any  # (n_blocks, L, n_targets) compact integers (None for predict)
+    targets: Any  # (n_blocks, L, n_targets) compact integers (None for predict, or when
+    #               they are the counts themselves: _Geometry.own_targets)
     basis: Any    # (W, K)
 
 
@@ -82,7 +83,9 @@ def _over_chunks(data, geo, axis, fn, init, dtype):
     """``fn(acc, X_c, y_c, v_c)`` folded over this device's chunks (local sums only).
 
     ``X_c``: ``(C, F)`` features in ``dtype``; ``y_c``: ``(C, n_targets)`` targets (None
-    without targets); ``v_c``: ``(C,)`` 1 for rows of the design, 0 for padding.
+    without targets; with ``geo.own_targets``, rows ``c C + window ...`` of the block of
+    counts: the bins right after the window each row's features are made of); ``v_c``:
+    ``(C,)`` 1 for rows of the design, 0 for padding.
     """
     C = geo.chunk
     L = geo.chunk * geo.chunks_per_block
@@ -93,8 +96,12 @@ def _over_chunks(data, geo, axis, fn, init, dtype):
 
     def step(c, acc):
         X = _design_chunk(geo, basis, counts, inputs, c)
-        y = None if data.targets is None else jax.lax.dynamic_slice_in_dim(
-            data.targets[0], c * C, C, axis=0).astype(dtype)
+        y = None
+        if geo.own_targets:
+            y = jax.lax.dynamic_slice_in_dim(counts, c * C + geo.window, C, axis=0)
+        elif data.targets is not None:
+            y = jax.lax.dynamic_slice_in_dim(data.targets[0], c * C, C, axis=0)
+        y = None if y is None else y.astype(dtype)
         v = (block * L + c * C + jnp.arange(C) < geo.n_rows).astype(dtype)
         return fn(acc, X, y, v)
 

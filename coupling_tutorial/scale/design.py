@@ -30,6 +30,7 @@ devices, so ``counts`` may be a ``numpy.memmap`` of a file too big for one machi
 from __future__ import annotations
 
 import math
+import weakref
 from typing import NamedTuple
 
 import jax
@@ -125,6 +126,10 @@ class CouplingDesign:
     _lazy_design = True  # PopulationGLM hands such an X to coupling_tutorial.scale
 
     def __init__(self, counts, basis, inputs=None, chunk_size=None, mesh=None):
+        try:  # `y` is usually these very counts: then no second copy of them is made
+            self._source = weakref.ref(counts)
+        except TypeError:  # (a list, say)
+            self._source = None
         counts = _host_array(counts, "counts", (1, 2))
         if counts.ndim == 1:
             counts = counts[:, None]
@@ -176,6 +181,11 @@ class CouplingDesign:
         self.counts = self._blocked(counts, "counts", start=0, extra=window, integer=True)
         self.inputs = None if inputs is None else self._blocked(
             inputs, "inputs", start=window, extra=0, integer=False)
+
+    def _is_counts(self, y):
+        """Whether ``y`` is the very array the design was made of (its targets are then
+        read from the blocked counts, rows ``window_size`` on of each block)."""
+        return self._source is not None and self._source() is y
 
     def targets(self, y, name="y"):
         """The rows ``y[window_size:]`` blocked like the design, ``(n_blocks, L, n_cols)``.
@@ -251,10 +261,11 @@ class CouplingDesign:
                 parts.append(_design_chunk(self._static(), self.basis, cts, inp, c))
         return jnp.concatenate(parts)[:self.shape[0]]
 
-    def _static(self):
-        """The static geometry the streamed computations need (a hashable tuple)."""
+    def _static(self, own_targets=False):
+        """The static geometry the streamed computations need (a hashable tuple);
+        ``own_targets``: the targets are the design's own counts."""
         return _Geometry(self.n_rows, self.window_size, self.n_basis, self.n_inputs,
-                         self.chunk_size, self.chunks_per_block, self.n_blocks)
+                         self.chunk_size, self.chunks_per_block, self.n_blocks, own_targets)
 
     @property
     def n_rows(self) -> int:
@@ -278,3 +289,4 @@ class _Geometry(NamedTuple):
     chunk: int
     chunks_per_block: int
     n_blocks: int
+    own_targets: bool = False  # targets = rows window.. of each block of the counts
