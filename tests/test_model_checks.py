@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import lambertw, rel_entr
 
 import coupling_tutorial as ct
 from coupling_tutorial.glm.solve import _solve
@@ -441,3 +442,77 @@ def test_predict_stability_bad_input(fitted_network):
     glm = ct.GLM().fit(np.random.default_rng(0).standard_normal((100, 4)), np.ones(100))
     with pytest.raises(ValueError, match=r"`model` must be a PopulationGLM fitted on an array"):
         ct.predict_stability(glm, B[:, :1])
+
+
+def one_neuron_model(h, nu0, window=3):
+    """A 1-neuron model whose only filter is ``h`` at lag 1 (basis: the first lag)."""
+    B = np.eye(window)[:, :1]
+    y = np.asarray(jax.random.poisson(jax.random.key(0), 0.1, (500, 1)))
+    model = ct.PopulationGLM().fit(ct.coupling_features(y, B), y)
+    m = copy.copy(model)
+    m._W, m._b = jnp.full((1, 1), h), jnp.full((1,), np.log(nu0))
+    return m, B
+
+
+@pytest.mark.parametrize("h, nu0", [(1.0, 0.05), (0.5, 0.2), (2.0, 0.01)])
+def test_escape_cost_closed_form_one_neuron(h, nu0):
+    # one neuron, self-excitation h at lag 1 only: the mean field after a burst of c spikes
+    # is x -> nu0 exp(h x) from x = c, which runs away iff c exceeds its upper (unstable)
+    # fixed point x_u = -W_{-1}(-h nu0) / h (Lambert W); a burst over more bins costs more
+    # and escapes no sooner. The stationary rate of the Poisson-averaged equation is
+    # nu = -W_0(-(e^h - 1) nu0) / (e^h - 1), and the cost is the Poisson rate function.
+    m, B = one_neuron_model(h, nu0)
+    res = ct.predict_stability(m, B)
+    a = np.expm1(h)
+    nu = -lambertw(-a * nu0, 0).real / a
+    x_u = -lambertw(-h * nu0, -1).real / h
+    cost = rel_entr(x_u, nu) - x_u + nu                   # c log(c / nu) - c + nu
+    np.testing.assert_allclose(np.asarray(res.rates), [nu], rtol=1e-8)
+    assert res.fixed_point and res.escape_cost == pytest.approx(cost, rel=1e-5)
+    # the rule: a runaway iff the cost is below log(horizon) + escape_offset (rho < 1 here)
+    assert res.spectral_radius < 1 and res.branching_ratio < 1
+    for horizon in [10, 1000, 20_000, 10**7]:
+        for offset in [0.0, 6.35]:
+            pred = ct.predict_stability(m, B, horizon=horizon, escape_offset=offset)
+            assert pred.stable == (cost >= np.log(horizon) + offset)
+            assert pred.escape_cost == res.escape_cost
+
+
+def brute_force_escape_cost(filters, nu0, rates, max_rate=1000.0, n_follow=100,
+                            lengths=(1, 2, 3, 5)):
+    """Bounds on the escape cost by scanning the burst counts predict_stability scans
+    (nu_k + 64 geometric steps from 0.01 to 64), one time step after another: the costs
+    of the first count that runs away and of the count before it, minimised over the
+    burst shapes (predict_stability refines between the two by bisection)."""
+    W, N, _ = filters.shape
+    lower = upper = np.inf
+    for k in range(N):
+        for L in lengths:
+            c = rates[k] + np.r_[0.0, 0.01 * (6400.0 ** (np.arange(64) / 63))]
+            past = np.tile(rates, (c.size, W, 1))          # past[:, l] = y(t - 1 - l)
+            past[:, :L, k] = c[:, None]
+            away = np.zeros(c.size, bool)
+            for _ in range(n_follow):
+                with np.errstate(over="ignore"):
+                    mu = nu0 * np.exp(np.einsum("lij,glj->gi", filters, past))
+                away |= (mu > max_rate).any(axis=1)
+                past = np.concatenate([np.minimum(mu, 2 * max_rate)[:, None], past[:, :-1]], 1)
+            if away.any():
+                i = np.argmax(away)
+                assert i > 0                             # no burst: no runaway
+                cost = L * (rel_entr(c[i - 1:i + 1], rates[k]) - c[i - 1:i + 1] + rates[k])
+                lower, upper = min(lower, cost[0]), min(upper, cost[1])
+    return lower, upper
+
+
+@pytest.mark.parametrize("factor", [1.0, 2.0])
+def test_escape_cost_matches_a_brute_force_scan(fitted_network, factor):
+    model, B = fitted_network
+    m = scaled(model, factor)
+    res = ct.predict_stability(m, B)
+    coef = np.asarray(m._W).reshape(4, 4, 4)                      # (sender, basis, receiver)
+    h = np.einsum("lk,jki->lij", np.asarray(B), coef)             # (lag, receiver, sender)
+    nu0 = np.exp(np.asarray(m._b))
+    lower, upper = brute_force_escape_cost(h, nu0, np.asarray(res.rates))
+    assert np.isfinite(upper) and lower < upper
+    assert lower - 1e-9 <= res.escape_cost <= upper + 1e-9

@@ -14,11 +14,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import FixedPointError
-from .._validation import as_array, check_finite, check_scalar
+from .._validation import as_array, check_finite, check_int, check_scalar
 from ..features import coupling_filters, split_coupling
 from ..linear_response import linearize
+from ..simulate.runaway import DEFAULT_MAX_RATE
 
 __all__ = ["Stability", "predict_stability"]
+
+# burst shapes of the escape estimate: one neuron fires c spikes in each of its last L bins
+_BURST_LENGTHS = (1, 2, 3, 5)
+_MAX_BURST = 64.0      # counts per bin searched up to; no escape below it: cost inf
+_N_FOLLOW = 100        # bins the mean field is followed after the burst
+_N_BISECT = 20
+_N_GRID = 64          # burst counts scanned per shape before the bisection
 
 
 class Stability(NamedTuple):
@@ -40,6 +48,10 @@ class Stability(NamedTuple):
     fixed_point : bool
         Whether the Poisson-averaged rate equation of :func:`predict_stability` has a
         (low-rate) solution at all.
+    escape_cost : float
+        The Poisson large-deviation cost (in nats) of the cheapest one-neuron burst after
+        which the mean-field dynamics run away (0 without a fixed point, ``inf`` when no
+        burst of up to 64 spikes per bin does): see :func:`predict_stability`.
     """
 
     stable: bool
@@ -47,6 +59,7 @@ class Stability(NamedTuple):
     branching_ratio: float
     rates: jnp.ndarray
     fixed_point: bool
+    escape_cost: float
 
 
 def _model_filters(model, basis):
@@ -71,7 +84,77 @@ def _model_filters(model, basis):
     return filters, jnp.exp(model._b)
 
 
-def predict_stability(model, basis, max_radius=0.83, max_branching=0.3):
+def _poisson_cost(counts, rates):
+    """Poisson large-deviation rate ``c log(c / nu) - c + nu`` (0 at ``c = nu``)."""
+    counts, rates = np.broadcast_arrays(counts, rates)
+    safe = np.where(counts > 0, counts, 1.0)
+    return np.where(counts > 0, counts * np.log(safe / rates), 0.0) - counts + rates
+
+
+def _runs_away(filters, baseline, history, max_rate, n_follow=_N_FOLLOW):
+    """Whether the mean field ``mu(t) = baseline exp(sum_l h[l] mu(t-1-l))`` from each
+    ``history`` ``(B, window, N)`` (row 0 the last bin) exceeds ``max_rate``: ``(B,)``."""
+    window, n = filters.shape[:2]
+    kernel = filters.transpose(0, 2, 1).reshape(window * n, n)   # [(lag, sender), receiver]
+    hist = np.ascontiguousarray(history.reshape(history.shape[0], window * n))
+    away = np.zeros(history.shape[0], bool)
+    cap = np.log(2 * max_rate / baseline)
+    for _ in range(n_follow):
+        mu = baseline * np.exp(np.minimum(hist @ kernel, cap))
+        away |= (mu > max_rate).any(axis=1)
+        hist[:, n:] = hist[:, :-n].copy()                        # shift the lags by one
+        hist[:, :n] = mu
+    return away
+
+
+def _burst_counts(rates):
+    """The burst counts scanned per bin: ``rates + geomspace(0.01, 64, 64)``, ``(B, 64)``."""
+    return rates[:, None] + np.geomspace(0.01, _MAX_BURST, _N_GRID)
+
+
+def _escape_cost(filters, baseline, rates, max_rate=DEFAULT_MAX_RATE):
+    """Cheapest one-neuron burst (cost in nats) after which the mean field runs away.
+
+    For each shape (neuron ``k`` fires ``c`` spikes in each of its last ``L`` bins): the
+    smallest count of the grid :func:`_burst_counts` after which the mean field runs away,
+    refined by bisection between it and the count before (the runaway need not be
+    monotone in ``c``: a larger burst can also silence a partner through an inhibitory
+    filter), costed ``L (c log(c / nu_k) - c + nu_k)``; the minimum over the shapes."""
+    window, n = filters.shape[:2]
+    masks = []
+    for length in _BURST_LENGTHS:
+        if length <= window:
+            for k in range(n):
+                m = np.zeros((window, n), bool)
+                m[:length, k] = True
+                masks.append(m)
+    masks = np.array(masks)                    # (S, window, N)
+    neuron = masks.any(axis=1).argmax(axis=1)  # the bursting neuron of each shape
+    n_shapes = len(masks)
+
+    def away(c, shape_masks):
+        return _runs_away(filters, baseline,
+                          np.where(shape_masks, c[:, None, None], rates), max_rate)
+
+    grid = np.concatenate([rates[neuron][:, None], _burst_counts(rates[neuron])], axis=1)
+    flat = away(grid.ravel(), np.repeat(masks, grid.shape[1], axis=0))
+    flat = flat.reshape(grid.shape)
+    if flat[:, 0].any():                       # the stationary state itself runs away
+        return 0.0
+    found = flat.any(axis=1)
+    first = np.where(found, flat.argmax(axis=1), 1)
+    rows = np.arange(n_shapes)
+    lo, hi = grid[rows, first - 1], grid[rows, first]
+    for _ in range(_N_BISECT):                 # a runaway threshold inside [lo, hi]
+        mid = 0.5 * (lo + hi)
+        a = away(mid, masks)
+        lo, hi = np.where(a, lo, mid), np.where(a, mid, hi)
+    cost = masks.sum(axis=(1, 2)) * _poisson_cost(hi, rates[neuron])
+    return float(np.where(found, cost, np.inf).min())
+
+
+def predict_stability(model, basis, max_radius=1.0, max_branching=1.0, horizon=20_000,
+                      escape_offset=6.35):
     r"""Predict whether a fitted coupled GLM runs away when simulated, before simulating.
 
     The fitted model is the network
@@ -168,12 +251,17 @@ def predict_stability(model, basis, max_radius=0.83, max_branching=0.3):
     filters, baseline = _model_filters(model, basis)
     max_radius = check_scalar(max_radius, "max_radius", "positive")
     max_branching = check_scalar(max_branching, "max_branching", "positive")
+    horizon = check_int(horizon, "horizon", minimum=1)
+    escape_offset = check_scalar(escape_offset, "escape_offset")
     try:
         lin = linearize(jnp.expm1(filters), baseline)
     except FixedPointError as err:
         rates = err.rates if err.rates is not None else jnp.full(baseline.shape, jnp.nan)
-        return Stability(False, float("inf"), float("inf"), rates, False)
+        return Stability(False, float("inf"), float("inf"), rates, False, 0.0)
     rho = float(lin.spectral_radius)
     beta = float(np.max(np.linalg.eigvals(np.asarray(lin.kernel.sum(axis=0))).real))
-    stable = bool(rho < float(max_radius) and beta < float(max_branching))
-    return Stability(stable, rho, beta, lin.rates, True)
+    cost = _escape_cost(np.asarray(filters, np.float64), np.asarray(baseline, np.float64),
+                        np.asarray(lin.rates, np.float64))
+    stable = bool(rho < float(max_radius) and beta < float(max_branching)
+                  and cost >= np.log(horizon) + float(escape_offset))
+    return Stability(stable, rho, beta, lin.rates, True, cost)
