@@ -411,9 +411,9 @@ def bench_stability(calibration, held_out, n_steps, horizon, max_rate, n_rep=5):
     mixed = (test["runaways"] > 0) & (test["runaways"] < n_rep)
     truth = truths[f"the majority of {n_rep} simulations"](test)
     wrong = predicted_runaway(test, default, horizon) != truth
-    misses = [(*lab, round(float(r), 3), round(float(c), 2), int(k)) for lab, r, c, k in
-              zip(test["label"][wrong], test["rho"][wrong], test["cost"][wrong],
-                  test["runaways"][wrong])]
+    misses = [(*map(float, lab), round(float(r), 3), round(float(c), 2), int(k))
+              for lab, r, c, k in zip(test["label"][wrong], test["rho"][wrong],
+                                      test["cost"][wrong], test["runaways"][wrong])]
     print(f"{mixed.sum()} of {mixed.size} held-out models ran away in some of their {n_rep} "
           f"simulations but not in all; spectral radii of those: "
           f"{np.round(np.sort(test['rho'][mixed]), 3).tolist()}. Disagreements of the "

@@ -439,6 +439,12 @@ def test_predict_stability_bad_input(fitted_network):
         ct.predict_stability(model, B, max_radius=0.0)
     with pytest.raises(ValueError, match=r"`max_branching` must be positive and finite; got"):
         ct.predict_stability(model, B, max_branching=-1.0)
+    with pytest.raises(ValueError, match=r"`horizon` must be an integer >= 1; got 0\."):
+        ct.predict_stability(model, B, horizon=0)
+    with pytest.raises(TypeError, match=r"`horizon` must be an integer >= 1; got 2.5\."):
+        ct.predict_stability(model, B, horizon=2.5)
+    with pytest.raises(ValueError, match=r"`escape_offset` must be finite; got nan\."):
+        ct.predict_stability(model, B, escape_offset=np.nan)
     glm = ct.GLM().fit(np.random.default_rng(0).standard_normal((100, 4)), np.ones(100))
     with pytest.raises(ValueError, match=r"`model` must be a PopulationGLM fitted on an array"):
         ct.predict_stability(glm, B[:, :1])
