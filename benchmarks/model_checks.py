@@ -384,7 +384,7 @@ def bench_stability(calibration, held_out, n_steps, horizon, max_rate, n_rep=5):
     score = np.array([np.mean(predicted_runaway(cal, o, horizon) == truth_cal) for o in grid])
     best_set = grid[score == score.max()]
     best = float(np.round(np.median(best_set), 2))
-    default = 6.35
+    default = 5.3
     default_cal = np.mean(predicted_runaway(cal, default, horizon) == truth_cal)
     old_cal = np.mean(old_rule(cal) == truth_cal)
     print(f"calibration seeds {list(calibration)} ({truth_cal.size} models): the default "

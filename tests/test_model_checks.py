@@ -462,53 +462,68 @@ def one_neuron_model(h, nu0, window=3):
 
 @pytest.mark.parametrize("h, nu0", [(1.0, 0.05), (0.5, 0.2), (2.0, 0.01)])
 def test_escape_cost_closed_form_one_neuron(h, nu0):
-    # one neuron, self-excitation h at lag 1 only: the mean field after a burst of c spikes
-    # is x -> nu0 exp(h x) from x = c, which runs away iff c exceeds its upper (unstable)
-    # fixed point x_u = -W_{-1}(-h nu0) / h (Lambert W); a burst over more bins costs more
-    # and escapes no sooner. The stationary rate of the Poisson-averaged equation is
-    # nu = -W_0(-(e^h - 1) nu0) / (e^h - 1), and the cost is the Poisson rate function.
+    # one neuron, self-excitation h at lag 1 only. The stationary rate of the
+    # Poisson-averaged equation is nu = -W_0(-(e^h - 1) nu0) / (e^h - 1) (Lambert W).
+    # After a burst of c spikes the mean field is x -> nu exp(h (x - nu)) = a exp(h x),
+    # a = nu exp(-h nu), from x = c: it runs away iff c exceeds its upper (unstable)
+    # fixed point x_u = -W_{-1}(-h a) / h. The first burst bin has rate nu, so a burst of
+    # one bin costs I(x_u; nu) = x_u log(x_u / nu) - x_u + nu; a longer one costs as much
+    # (its later bins have rate a exp(h x_u) = x_u: no extra cost) and escapes no sooner.
     m, B = one_neuron_model(h, nu0)
     res = ct.predict_stability(m, B)
-    a = np.expm1(h)
-    nu = -lambertw(-a * nu0, 0).real / a
-    x_u = -lambertw(-h * nu0, -1).real / h
-    cost = rel_entr(x_u, nu) - x_u + nu                   # c log(c / nu) - c + nu
+    g = np.expm1(h)
+    nu = -lambertw(-g * nu0, 0).real / g
+    x_u = -lambertw(-h * nu * np.exp(-h * nu), -1).real / h
+    cost = rel_entr(x_u, nu) - x_u + nu
     np.testing.assert_allclose(np.asarray(res.rates), [nu], rtol=1e-8)
     assert res.fixed_point and res.escape_cost == pytest.approx(cost, rel=1e-5)
     # the rule: a runaway iff the cost is below log(horizon) + escape_offset (rho < 1 here)
     assert res.spectral_radius < 1 and res.branching_ratio < 1
     for horizon in [10, 1000, 20_000, 10**7]:
-        for offset in [0.0, 6.35]:
+        for offset in [0.0, 5.3]:
             pred = ct.predict_stability(m, B, horizon=horizon, escape_offset=offset)
             assert pred.stable == (cost >= np.log(horizon) + offset)
             assert pred.escape_cost == res.escape_cost
 
 
-def brute_force_escape_cost(filters, nu0, rates, max_rate=1000.0, n_follow=100,
-                            lengths=(1, 2, 3, 5)):
-    """Bounds on the escape cost by scanning the burst counts predict_stability scans
-    (nu_k + 64 geometric steps from 0.01 to 64), one time step after another: the costs
-    of the first count that runs away and of the count before it, minimised over the
-    burst shapes (predict_stability refines between the two by bisection)."""
+def burst_path(filters, rates, k, L, c, max_rate=1000.0, n_follow=100):
+    """One path, one bin after another: from the stationary history, neuron k fires c
+    spikes in L bins, the rest follows mu = nu exp(sum_l h[l] (y - nu)); (away, cost)."""
     W, N, _ = filters.shape
-    lower = upper = np.inf
+    past = np.tile(rates, (W, 1))                       # past[l] = y(t - 1 - l)
+    away, cost = False, 0.0
+    for t in range(L + n_follow):
+        with np.errstate(over="ignore"):
+            mu = rates * np.exp(np.einsum("lij,lj->i", filters, past - rates))
+        away = away or bool((mu > max_rate).any())
+        y = np.minimum(mu, 2 * max_rate)                 # a rate past max_rate: capped
+        if t < L:
+            cost += rel_entr(c, y[k]) - c + y[k]
+            y[k] = c
+        past = np.concatenate([y[None], past[:-1]])
+    return away, cost
+
+
+def brute_force_escape_cost(filters, rates, lengths=(1, 2, 3, 5)):
+    """The escape cost path by path: the counts predict_stability scans (nu_k, then 64
+    geometric steps from 0.01 to 64 above it), the first that runs away, bisection
+    between it and the count before (20 halvings), the cost at the end; minimised over
+    the burst shapes."""
+    W, N, _ = filters.shape
+    best = np.inf
     for k in range(N):
         for L in lengths:
-            c = rates[k] + np.r_[0.0, 0.01 * (6400.0 ** (np.arange(64) / 63))]
-            past = np.tile(rates, (c.size, W, 1))          # past[:, l] = y(t - 1 - l)
-            past[:, :L, k] = c[:, None]
-            away = np.zeros(c.size, bool)
-            for _ in range(n_follow):
-                with np.errstate(over="ignore"):
-                    mu = nu0 * np.exp(np.einsum("lij,glj->gi", filters, past))
-                away |= (mu > max_rate).any(axis=1)
-                past = np.concatenate([np.minimum(mu, 2 * max_rate)[:, None], past[:, :-1]], 1)
-            if away.any():
-                i = np.argmax(away)
-                assert i > 0                             # no burst: no runaway
-                cost = L * (rel_entr(c[i - 1:i + 1], rates[k]) - c[i - 1:i + 1] + rates[k])
-                lower, upper = min(lower, cost[0]), min(upper, cost[1])
-    return lower, upper
+            grid = rates[k] + np.r_[0.0, 0.01 * (6400.0 ** (np.arange(64) / 63))]
+            away = [burst_path(filters, rates, k, L, c)[0] for c in grid]
+            if not any(away):
+                continue
+            i = int(np.argmax(away))
+            lo, hi = grid[max(i - 1, 0)], grid[i]
+            for _ in range(20):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (lo, mid) if burst_path(filters, rates, k, L, mid)[0] else (mid, hi)
+            best = min(best, burst_path(filters, rates, k, L, hi)[1])
+    return best
 
 
 @pytest.mark.parametrize("factor", [1.0, 2.0])
@@ -518,7 +533,6 @@ def test_escape_cost_matches_a_brute_force_scan(fitted_network, factor):
     res = ct.predict_stability(m, B)
     coef = np.asarray(m._W).reshape(4, 4, 4)                      # (sender, basis, receiver)
     h = np.einsum("lk,jki->lij", np.asarray(B), coef)             # (lag, receiver, sender)
-    nu0 = np.exp(np.asarray(m._b))
-    lower, upper = brute_force_escape_cost(h, nu0, np.asarray(res.rates))
-    assert np.isfinite(upper) and lower < upper
-    assert lower - 1e-9 <= res.escape_cost <= upper + 1e-9
+    brute = brute_force_escape_cost(h, np.asarray(res.rates))
+    assert np.isfinite(brute)
+    assert res.escape_cost == pytest.approx(brute, rel=1e-6)
