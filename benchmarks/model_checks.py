@@ -379,12 +379,12 @@ def bench_stability(calibration, held_out, n_steps, horizon, max_rate, n_rep=5):
               "the first simulation": lambda d: d["first"]}
     # the escape offset chosen on the calibration networks only (agreement with the
     # majority): the middle of the best offsets on a grid
-    grid = np.round(np.arange(3.0, 10.001, 0.05), 2)
+    grid = np.round(np.arange(-2.0, 8.001, 0.05), 2)
     truth_cal = truths[f"the majority of {n_rep} simulations"](cal)
     score = np.array([np.mean(predicted_runaway(cal, o, horizon) == truth_cal) for o in grid])
     best_set = grid[score == score.max()]
     best = float(np.round(np.median(best_set), 2))
-    default = 5.3
+    default = 1.1
     default_cal = np.mean(predicted_runaway(cal, default, horizon) == truth_cal)
     old_cal = np.mean(old_rule(cal) == truth_cal)
     print(f"calibration seeds {list(calibration)} ({truth_cal.size} models): the default "
