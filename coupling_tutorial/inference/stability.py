@@ -166,7 +166,7 @@ def _escape_cost(filters, baseline, rates, max_rate=DEFAULT_MAX_RATE):
         a, _ = _burst_paths(filters, baseline, rates, neuron, length, mid, max_rate)
         lo, hi = np.where(a, lo, mid), np.where(a, mid, hi)
     _, cost = _burst_paths(filters, baseline, rates, neuron, length, hi, max_rate)
-    return float(np.where(found, cost, np.inf).min())
+    return float(np.where(found, np.maximum(cost, 0.0), np.inf).min())   # I >= 0: rounding
 
 
 def predict_stability(model, basis, max_radius=1.0, max_branching=1.0, horizon=20_000,
