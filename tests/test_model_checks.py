@@ -544,3 +544,24 @@ def test_escape_cost_matches_a_brute_force_scan(fitted_network, factor):
     brute = brute_force_escape_cost(h, np.exp(np.asarray(m._b)), np.asarray(res.rates))
     assert np.isfinite(brute)
     assert res.escape_cost == pytest.approx(brute, rel=1e-6)
+
+
+def test_burst_paths_match_the_step_by_step_reference(fitted_network):
+    # every burst shape and several counts, the vectorised paths against the loop above:
+    # whether they run away, and the cost of the burst at the rates its own path gives
+    # (for L > 1 the burster's refractoriness lowers its later rates: dearer bins)
+    from coupling_tutorial.inference.stability import _burst_paths
+    model, B = fitted_network
+    m = scaled(model, 2.0)
+    res = ct.predict_stability(m, B)
+    coef = np.asarray(m._W).reshape(4, 4, 4)
+    h = np.einsum("lk,jki->lij", np.asarray(B), coef)
+    nu0, rates = np.exp(np.asarray(m._b)), np.asarray(res.rates)
+    shapes = [(k, L, c) for k in range(4) for L in (1, 2, 3, 5) for c in (0.5, 2.0, 6.0)]
+    k, L, c = (np.array(v) for v in zip(*shapes))
+    away, cost = _burst_paths(h, nu0, rates, k, L, c.astype(float), 1000.0)
+    ref = [burst_path(h, nu0, rates, *s) for s in shapes]
+    np.testing.assert_array_equal(away, [a for a, _ in ref])
+    np.testing.assert_allclose(cost, [cst for _, cst in ref], rtol=1e-9)
+    assert away.any() and not away.all()
+    assert (cost[L > 1] > 0).all() and (cost[L == 1] > 0).all()
