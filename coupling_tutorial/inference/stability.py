@@ -22,7 +22,7 @@ from ..simulate.runaway import DEFAULT_MAX_RATE
 
 __all__ = ["Stability", "predict_stability"]
 
-# burst shapes of the escape estimate: one neuron fires c spikes in each of its last L bins
+# burst shapes of the escape estimate: one neuron fires c spikes in each of L consecutive bins
 _BURST_LENGTHS = (1, 2, 3, 5)
 _MAX_BURST = 64.0      # counts per bin searched up to; no escape below it: cost inf
 _N_FOLLOW = 100        # bins the mean field is followed after the burst
