@@ -618,7 +618,8 @@ TABLE = {
         scenarios=_CT_MODEL_SCENARIOS(dict(X=_CT_X, y=_CT_Y, basis=_CT_B)), either=_NAN_ROWS),
     "predict_stability": Spec(
         "predict_stability", dict(model=_CT_MODEL, basis=_CT_B),
-        dict(basis="arr", max_radius="pos", max_branching="pos"),
+        dict(basis="arr", max_radius="pos", max_branching="pos", horizon="size",
+             escape_offset="real"),
         scenarios=_CT_MODEL_SCENARIOS(dict(basis=_CT_B))),
     "cross_validate": Spec(
         "cross_validate", dict(X=_CT_X, y=_CT_Y, strengths=np.array([0.1, 1.0]), n_folds=2,

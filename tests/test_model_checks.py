@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import lambertw, rel_entr
 
 import coupling_tutorial as ct
 from coupling_tutorial.glm.solve import _solve
@@ -438,6 +439,129 @@ def test_predict_stability_bad_input(fitted_network):
         ct.predict_stability(model, B, max_radius=0.0)
     with pytest.raises(ValueError, match=r"`max_branching` must be positive and finite; got"):
         ct.predict_stability(model, B, max_branching=-1.0)
+    with pytest.raises(ValueError, match=r"`horizon` must be an integer >= 1; got 0\."):
+        ct.predict_stability(model, B, horizon=0)
+    with pytest.raises(TypeError, match=r"`horizon` must be an integer >= 1; got 2.5\."):
+        ct.predict_stability(model, B, horizon=2.5)
+    with pytest.raises(ValueError, match=r"`escape_offset` must be finite; got nan\."):
+        ct.predict_stability(model, B, escape_offset=np.nan)
     glm = ct.GLM().fit(np.random.default_rng(0).standard_normal((100, 4)), np.ones(100))
     with pytest.raises(ValueError, match=r"`model` must be a PopulationGLM fitted on an array"):
         ct.predict_stability(glm, B[:, :1])
+
+
+def one_neuron_model(h, nu0, window=3):
+    """A 1-neuron model whose only filter is ``h`` at lag 1 (basis: the first lag)."""
+    B = np.eye(window)[:, :1]
+    y = np.asarray(jax.random.poisson(jax.random.key(0), 0.1, (500, 1)))
+    model = ct.PopulationGLM().fit(ct.coupling_features(y, B), y)
+    m = copy.copy(model)
+    m._W, m._b = jnp.full((1, 1), h), jnp.full((1,), np.log(nu0))
+    return m, B
+
+
+@pytest.mark.parametrize("h, nu0", [(1.0, 0.05), (0.5, 0.2), (2.0, 0.01)])
+def test_escape_cost_closed_form_one_neuron(h, nu0):
+    # one neuron, self-excitation h at lag 1 only, g = e^h - 1. The stationary rate of the
+    # Poisson-averaged equation nu = nu0 exp(g nu) is nu = -W_0(-g nu0) / g (Lambert W);
+    # its unstable fixed point is x_u = -W_{-1}(-g nu0) / g. A burst of c spikes makes the
+    # next rate nu0 exp(h c), from which the mean field x -> nu0 exp(g x) runs away iff
+    # nu0 exp(h c) > x_u, i.e. c > c* = log(x_u / nu0) / h. The burst's bin has rate nu,
+    # so one bin costs I(c*; nu) = c* log(c* / nu) - c* + nu; longer bursts escape no
+    # sooner and cost more.
+    m, B = one_neuron_model(h, nu0)
+    res = ct.predict_stability(m, B)
+    g = np.expm1(h)
+    nu = -lambertw(-g * nu0, 0).real / g
+    x_u = -lambertw(-g * nu0, -1).real / g
+    c_star = np.log(x_u / nu0) / h
+    cost = rel_entr(c_star, nu) - c_star + nu
+    np.testing.assert_allclose(np.asarray(res.rates), [nu], rtol=1e-8)
+    assert res.fixed_point and res.escape_cost == pytest.approx(cost, rel=1e-5)
+    # the rule: a runaway iff the cost is below log(horizon) + escape_offset (rho < 1 here)
+    assert res.spectral_radius < 1 and res.branching_ratio < 1
+    for horizon in [10, 1000, 20_000, 10**7]:
+        for offset in [0.0, 1.1]:
+            pred = ct.predict_stability(m, B, horizon=horizon, escape_offset=offset)
+            assert pred.stable == (cost >= np.log(horizon) + offset)
+            assert pred.escape_cost == res.escape_cost
+
+
+def burst_path(filters, nu0, rates, k, L, c, max_rate=1000.0, n_follow=100):
+    """One path, one bin after another: from the stationary history, neuron k fires c
+    spikes in L bins, the rest follows mu = nu0 exp(sum_l (e^h[l] - 1) y) (a forced count
+    enters as h[l] c); returns (away, cost)."""
+    W, N, _ = filters.shape
+    past = np.tile(rates, (W, 1))                       # past[l] = y(t - 1 - l)
+    known = np.zeros((W, N), bool)                      # past[l, j] a forced count
+    away, cost = False, 0.0
+    for t in range(L + n_follow):
+        effect = np.where(known[:, None, :], filters * past[:, None, :],
+                          np.expm1(filters) * past[:, None, :])    # (lag, receiver, sender)
+        with np.errstate(over="ignore"):
+            mu = nu0 * np.exp(effect.sum(axis=(0, 2)))
+        away = away or bool((mu > max_rate).any())
+        y = np.minimum(mu, 2 * max_rate)                 # a rate past max_rate: capped
+        now = np.zeros(N, bool)
+        if t < L:
+            cost += rel_entr(c, y[k]) - c + y[k]
+            y[k], now[k] = c, True
+        past = np.concatenate([y[None], past[:-1]])
+        known = np.concatenate([now[None], known[:-1]])
+    return away, cost
+
+
+def brute_force_escape_cost(filters, nu0, rates, lengths=(1, 2, 3, 5)):
+    """The escape cost path by path: the counts predict_stability scans (nu_k, then 64
+    geometric steps from 0.01 to 64 above it), the first that runs away, bisection
+    between it and the count before (20 halvings), the cost at the end; minimised over
+    the burst shapes."""
+    W, N, _ = filters.shape
+    best = np.inf
+    for k in range(N):
+        for L in lengths:
+            grid = rates[k] + np.r_[0.0, 0.01 * (6400.0 ** (np.arange(64) / 63))]
+            away = [burst_path(filters, nu0, rates, k, L, c)[0] for c in grid]
+            if not any(away):
+                continue
+            i = int(np.argmax(away))
+            lo, hi = grid[max(i - 1, 0)], grid[i]
+            for _ in range(20):
+                mid = 0.5 * (lo + hi)
+                ran = burst_path(filters, nu0, rates, k, L, mid)[0]
+                lo, hi = (lo, mid) if ran else (mid, hi)
+            best = min(best, burst_path(filters, nu0, rates, k, L, hi)[1])
+    return best
+
+
+@pytest.mark.parametrize("factor", [1.0, 2.0])
+def test_escape_cost_matches_a_brute_force_scan(fitted_network, factor):
+    model, B = fitted_network
+    m = scaled(model, factor)
+    res = ct.predict_stability(m, B)
+    coef = np.asarray(m._W).reshape(4, 4, 4)                      # (sender, basis, receiver)
+    h = np.einsum("lk,jki->lij", np.asarray(B), coef)             # (lag, receiver, sender)
+    brute = brute_force_escape_cost(h, np.exp(np.asarray(m._b)), np.asarray(res.rates))
+    assert np.isfinite(brute)
+    assert res.escape_cost == pytest.approx(brute, rel=1e-6)
+
+
+def test_burst_paths_match_the_step_by_step_reference(fitted_network):
+    # every burst shape and several counts, the vectorised paths against the loop above:
+    # whether they run away, and the cost of the burst at the rates its own path gives
+    # (for L > 1 the burster's refractoriness lowers its later rates: dearer bins)
+    from coupling_tutorial.inference.stability import _burst_paths
+    model, B = fitted_network
+    m = scaled(model, 2.0)
+    res = ct.predict_stability(m, B)
+    coef = np.asarray(m._W).reshape(4, 4, 4)
+    h = np.einsum("lk,jki->lij", np.asarray(B), coef)
+    nu0, rates = np.exp(np.asarray(m._b)), np.asarray(res.rates)
+    shapes = [(k, L, c) for k in range(4) for L in (1, 2, 3, 5) for c in (0.5, 2.0, 6.0)]
+    k, L, c = (np.array(v) for v in zip(*shapes))
+    away, cost = _burst_paths(h, nu0, rates, k, L, c.astype(float), 1000.0)
+    ref = [burst_path(h, nu0, rates, *s) for s in shapes]
+    np.testing.assert_array_equal(away, [a for a, _ in ref])
+    np.testing.assert_allclose(cost, [cst for _, cst in ref], rtol=1e-9)
+    assert away.any() and not away.all()
+    assert (cost[L > 1] > 0).all() and (cost[L == 1] > 0).all()
