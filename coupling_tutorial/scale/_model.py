@@ -12,7 +12,8 @@ import numpy as np
 from ..glm.model import _check_spikes
 from ..links import EXP
 from ..progress import _start
-from ._streamed import _Data, _objective_design, _predictor_design, _solve_design
+from ._streamed import (_Data, _objective_design, _predictor_design, _solve_design,
+                        _target_rows)
 
 _STREAMED_SOLVERS = ("newton", "newton-cg")
 
@@ -58,10 +59,9 @@ def fit_design(model, design, y, kind, alpha, ratio):
     n_features = design.shape[1]
     n_targets = _n_targets(model, y)
     data, geo = _data(design, y)
-    _check_spikes(_target_totals(
-        data.counts if geo.own_targets else data.targets,
-        geo.window if geo.own_targets else 0, geo.chunks_per_block, geo.chunk,
-        jnp.int64 if design.dtype == np.float64 else jnp.int32))
+    targets, start = _target_rows(data, geo)
+    _check_spikes(_target_totals(targets, start, geo.chunks_per_block, geo.chunk,
+                                 jnp.int64 if design.dtype == np.float64 else jnp.int32))
     M = model._mask_array(None, n_features, n_targets)
     masked = M is not None
     dt = design.dtype

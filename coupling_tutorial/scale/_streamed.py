@@ -79,6 +79,13 @@ def _psum(x, axis):
     return x if axis is None else jax.lax.psum(x, axis)
 
 
+def _target_rows(data, geo):
+    """The blocked array holding the targets and the row of each block where they start:
+    the counts themselves from row ``window`` on (``geo.own_targets``), else the targets
+    from row 0 (``(None, 0)`` without targets)."""
+    return (data.counts, geo.window) if geo.own_targets else (data.targets, 0)
+
+
 def _over_chunks(data, geo, axis, fn, init, dtype):
     """``fn(acc, X_c, y_c, v_c)`` folded over this device's chunks (local sums only).
 
@@ -93,15 +100,12 @@ def _over_chunks(data, geo, axis, fn, init, dtype):
     counts = data.counts[0]
     inputs = None if data.inputs is None else data.inputs[0]
     basis = data.basis.astype(dtype)
+    targets, start = _target_rows(data, geo)
 
     def step(c, acc):
         X = _design_chunk(geo, basis, counts, inputs, c)
-        y = None
-        if geo.own_targets:
-            y = jax.lax.dynamic_slice_in_dim(counts, c * C + geo.window, C, axis=0)
-        elif data.targets is not None:
-            y = jax.lax.dynamic_slice_in_dim(data.targets[0], c * C, C, axis=0)
-        y = None if y is None else y.astype(dtype)
+        y = None if targets is None else jax.lax.dynamic_slice_in_dim(
+            targets[0], c * C + start, C, axis=0).astype(dtype)
         v = (block * L + c * C + jnp.arange(C) < geo.n_rows).astype(dtype)
         return fn(acc, X, y, v)
 
