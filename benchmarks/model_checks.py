@@ -324,9 +324,9 @@ def stability_models(seeds, n_steps, horizon, max_rate, n_rep):
             for scale in [1.0, 1.5, 2.0, 2.5, 3.0, 4.0]:
                 for shift in [0.0, 1.0]:
                     m = copy.copy(model)   # a perturbed fit
-                    m._W, m._b = model._W * scale, model._b + shift
+                    m.coef_, m.intercept_ = model.coef_ * scale, model.intercept_ + shift
                     pred = ct.predict_stability(m, basis)
-                    sim = np.asarray(ct.to_simulation_layout(ct.split_coupling(m._W, K)))
+                    sim = np.asarray(ct.to_simulation_layout(ct.split_coupling(m.coef_, K)))
                     outcomes = []
                     for rep in range(n_rep):  # the escape is random: several seeds
                         try:

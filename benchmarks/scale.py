@@ -104,7 +104,7 @@ def child_streamed(cfg):
                                              np.asarray(model.intercept_)[None]]))
     if cfg.get("score_coef"):  # objective of someone else's coefficients
         Wb = np.load(cfg["score_coef"])
-        model._W, model._b = jax.numpy.asarray(Wb[:-1]), jax.numpy.asarray(Wb[-1])
+        model.coef_, model.intercept_ = Wb[:-1], Wb[-1]
         out["scored_objective"] = float(np.sum(model.objective(D, counts)))
     return out
 

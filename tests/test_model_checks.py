@@ -382,7 +382,7 @@ def fitted_network():
 
 def scaled(model, factor):
     m = copy.copy(model)
-    m._W = model._W * factor
+    m.coef_ = model.coef_ * factor
     return m
 
 
@@ -456,7 +456,7 @@ def one_neuron_model(h, nu0, window=3):
     y = np.asarray(jax.random.poisson(jax.random.key(0), 0.1, (500, 1)))
     model = ct.PopulationGLM().fit(ct.coupling_features(y, B), y)
     m = copy.copy(model)
-    m._W, m._b = jnp.full((1, 1), h), jnp.full((1,), np.log(nu0))
+    m.coef_, m.intercept_ = jnp.full((1, 1), h), jnp.full((1,), np.log(nu0))
     return m, B
 
 

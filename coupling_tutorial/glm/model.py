@@ -12,6 +12,7 @@ from jax.scipy.special import gammaln
 
 from .._validation import (
     ArgumentTypeError,
+    _describe,
     as_array,
     check_finite,
     check_int,
@@ -98,6 +99,10 @@ class PopulationGLM:
     ----------
     coef_ : jax.Array, shape ``(n_features, n_neurons)`` (or a dict mirroring ``X``)
     intercept_ : jax.Array, shape ``(n_neurons,)``
+        Both can be replaced on a fitted model, e.g. on a ``copy.copy`` of it, to predict,
+        score or test stability with edited couplings: the new values must have the fitted
+        shapes (keys for a dict), be finite and be 0 where ``feature_mask`` is 0, and take
+        the fit's dtype. The fit's diagnostics below still describe the fit.
     n_iter_ : numpy.ndarray of int, shape ``(n_neurons,)``
         Iterations each neuron needed.
     converged_ : numpy.ndarray of bool, shape ``(n_neurons,)``
@@ -239,6 +244,80 @@ class PopulationGLM:
             raise ValueError("`feature_mask` must be the mask used in fit; it was changed after "
                              "fitting. Refit the model with the new mask.")
 
+    # ---------------------------------------------------------------- fitted values
+    @property
+    def coef_(self):
+        """Fitted coefficients, in the layout of ``X`` (settable on a fitted model)."""
+        if "_W" not in self.__dict__:
+            raise AttributeError("`coef_` exists only after fit(X, y).")
+        return _unflatten(self._W[:, 0] if self._single else self._W, self._structure)
+
+    @coef_.setter
+    def coef_(self, value):
+        self._W = self._replacement_coef(value)
+
+    @property
+    def intercept_(self):
+        """Fitted intercepts, shape ``(n_neurons,)`` (settable on a fitted model)."""
+        if "_b" not in self.__dict__:
+            raise AttributeError("`intercept_` exists only after fit(X, y).")
+        return self._b
+
+    @intercept_.setter
+    def intercept_(self, value):
+        self._check_replaceable("intercept_")
+        shape = self._b.shape
+        b = as_array(value, "intercept_", ndim=1)
+        if b.shape != shape:
+            raise ValueError(f"`intercept_` must have the fitted shape {shape}; got shape "
+                             f"{b.shape}.")
+        check_finite(b, "intercept_")
+        self._b = b.astype(self._b.dtype)
+
+    def _check_replaceable(self, name):
+        if "_W" not in self.__dict__:
+            raise ValueError(f"`{name}` can be set only on a fitted model (it keeps the fit's "
+                             "features, mask and dtype); call fit(X, y) first.")
+
+    def _replacement_coef(self, value):
+        """``value`` (shaped like ``coef_``) as the ``(n_features, n_neurons)`` matrix of the
+        fit's dtype, validated: the fitted shape (keys for a dict), finite, 0 where the
+        fit's ``feature_mask`` is 0."""
+        self._check_replaceable("coef_")
+        F, N = self._W.shape
+        lead = () if self._single else (N,)
+        if self._structure is None:
+            if isinstance(value, dict):
+                raise ValueError(f"`coef_` must be an array of the fitted shape {(F, *lead)} "
+                                 f"(the model was fitted on an array X); got a dict with keys "
+                                 f"{sorted(value)}.")
+            parts = [("coef_", value, F)]
+        else:
+            keys = [k for k, _ in self._structure]
+            if not isinstance(value, dict) or sorted(value) != keys:
+                raise ValueError(f"`coef_` must be a dict with the keys of the fitted X "
+                                 f"{keys}; got {_describe(value)}.")
+            parts = [(f"coef_['{k}']", value[k], size) for k, size in self._structure]
+        blocks = []
+        for name, leaf, size in parts:
+            w = as_array(leaf, name)
+            if w.shape != (size, *lead):
+                raise ValueError(f"`{name}` must have the fitted shape {(size, *lead)}; got "
+                                 f"shape {w.shape}.")
+            check_finite(w, name)
+            blocks.append(w.reshape(size, -1).astype(self._W.dtype))
+        W = jnp.concatenate(blocks, axis=0)
+        if self._fit_mask is not None:
+            off = np.argwhere(np.asarray((W != 0) & (self._fit_mask == 0)))
+            if off.size:
+                f, i = (int(v) for v in off[0])
+                where = f"feature {f}" + ("" if self._single else f", neuron {i}")
+                raise ValueError(
+                    f"`coef_` must be 0 where the fit's feature_mask is 0 (the model does not "
+                    f"use those features); got {off.shape[0]} nonzero entr"
+                    f"{'y' if off.shape[0] == 1 else 'ies'}, the first at {where}.")
+        return W
+
     # ---------------------------------------------------------------- API
     def fit(self, X, y):
         r"""Fit coefficients and intercepts by minimising :eq:`glm-objective`.
@@ -305,8 +384,6 @@ class PopulationGLM:
         """Set the fitted attributes from a solver's output, warn, return self."""
         self._W, self._b = out["W"], out["b"]
         self._fit_mask = M
-        self.coef_ = _unflatten(self._W[:, 0] if self._single else self._W, structure)
-        self.intercept_ = self._b
         self.n_iter_ = np.asarray(out["n_iter"])
         self.converged_ = np.asarray(out["converged"])
         self.kkt_residual_ = np.asarray(out["kkt"])
