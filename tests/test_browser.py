@@ -17,7 +17,10 @@ dumps is checked for:
 * the Colab launch button (the link ``_config.yml`` implies), whose target is the
   chapter's committed reader notebook, and the download buttons (``.md`` source and
   ``.ipynb``), whose targets exist;
-* at least three exercises per chapter, each solution present but collapsed.
+* at least three exercises per chapter, each solution present but collapsed;
+* all shown code and every printed result fit the page at a 1280-px window (nothing
+  hidden behind a horizontal scrollbar; measured by Chromium in a harness page);
+* no page shows a path of the machine that built it (a warning's file name).
 
 A screenshot of each chapter is saved to ``_build/screenshots/`` for people to look at.
 Fully offline: MathJax is served from the build folder (book/_ext/offline_mathjax.py) and
@@ -330,6 +333,80 @@ def test_exercises_with_collapsed_solutions(page, rendered):
         assert sol.select_one("button.toggle-button"), f"{page}: no toggle button"
     for cell in doc.select(".cell.tag_solution"):
         assert cell.find_parent(class_="solution"), f"{page}: solution code outside dropdown"
+
+
+# a page of this width in an iframe of this harness, its output blocks measured by the
+# browser (the dumped DOM carries the result); written into the site for the check only
+_OVERFLOW_WIDTH = 1280
+_OVERFLOW_HARNESS = """<!DOCTYPE html><html><body>
+<iframe id="page" src="PAGE" style="width: WIDTHpx; height: 1000px; border: 0"></iframe>
+<script>
+document.getElementById("page").addEventListener("load", () => {
+  const doc = document.getElementById("page").contentDocument;
+  const wide = pre => pre.scrollWidth > pre.clientWidth + 1;   // the pre scrolls
+  const first = pre => pre.textContent.trim().split("\\n")[0].slice(0, 100);
+  const report = {};
+  for (const [kind, selector] of [["outputs", "div.cell_output pre"],
+                                  ["code", "div.cell_input pre"]]) {
+    const blocks = [...doc.querySelectorAll(selector)].filter(pre => pre.offsetWidth > 0);
+    report[kind] = {blocks: blocks.length, hidden: blocks.filter(wide).map(first)};
+  }
+  const out = document.createElement("pre");
+  out.id = "overflow";
+  out.textContent = JSON.stringify(report);
+  document.body.appendChild(out);
+});
+</script></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def overflow(site, tmp_path_factory):
+    """{chapter: {"outputs" | "code": {"blocks": n, "hidden": [first line of each shown
+    block wider than its box]}}} at a 1280-px-wide window, measured by Chromium."""
+    import json
+
+    url, _ = site
+    harness = HTML / "_overflow_check.html"
+    profile = tmp_path_factory.mktemp("chromium-overflow")  # fresh: no cached stylesheet
+    out = {}
+    try:
+        for page in CHAPTERS:
+            harness.write_text(_OVERFLOW_HARNESS.replace("PAGE", f"{page}.html")
+                               .replace("WIDTH", str(_OVERFLOW_WIDTH)))
+            proc = subprocess.run(
+                [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                 "--no-first-run", "--disable-background-networking",
+                 f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+                 "--window-size=1300,1100", "--dump-dom",
+                 f"{url}/_overflow_check.html"], capture_output=True, text=True, timeout=180)
+            found = soup(proc.stdout).find(id="overflow")
+            out[page] = json.loads(found.get_text()) if found else None
+    finally:
+        harness.unlink(missing_ok=True)
+    return out
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+@pytest.mark.parametrize("kind", ["code", "outputs"])
+def test_code_and_outputs_fit_the_page(page, kind, overflow):
+    """No code and no printed result hides behind a horizontal scrollbar on a 1280-px
+    window: every shown code cell and output block of the chapter fits its box (the
+    book's _static/book.css sets the code's size and wraps the outputs)."""
+    assert overflow[page] is not None, "the harness page reported nothing (no page load)"
+    res = overflow[page][kind]
+    assert res["blocks"] > 0, f"no {kind} block found: the selector no longer matches"
+    assert not res["hidden"], (f"{len(res['hidden'])} of {res['blocks']} {kind} blocks "
+                               f"are wider than the page: {res['hidden'][:5]}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_build_paths_on_the_page(page, rendered):
+    """A page never shows where the book was built (a warning's file path, a traceback
+    into site-packages): the reader's page is the same on every machine."""
+    text = soup(rendered[page][0]).get_text()
+    for leak in (str(ROOT), "site-packages", "/tmp/"):
+        assert leak not in text, f"the page shows {leak!r}: {text[text.find(leak) - 80:][:240]}"
 
 
 def test_screenshots_saved(rendered):
